@@ -1,0 +1,27 @@
+"""Frozen value objects shared by every layer: what the store returns and the client hands out."""
+
+from .experiment import Experiment as Experiment
+from .file_info import FileInfo as FileInfo
+from .lifecycle import LifecycleStage as LifecycleStage
+from .lifecycle import RunStatus as RunStatus
+from .metric import Metric as Metric
+from .metric import Param as Param
+from .metric import RunTag as RunTag
+from .paged_list import PagedList as PagedList
+from .run import Run as Run
+from .run import RunData as RunData
+from .run import RunInfo as RunInfo
+
+__all__ = [
+    "Experiment",
+    "FileInfo",
+    "LifecycleStage",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+]

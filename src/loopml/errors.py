@@ -1,0 +1,145 @@
+"""The one exception tree of loopml.
+
+Every error loopml raises on its own account is a :class:`LoopmlError`. Each class
+knows the HTTP status a server answers with and the exit code the CLI ends with::
+
+    LoopmlError                  500  exit 1   something went wrong inside loopml
+    ├── InvalidInput             400  exit 2   a value given by the caller is not acceptable
+    │   └── InvalidFilter        400  exit 2   a search filter does not parse (names the position)
+    ├── Unauthenticated          401  exit 6   no or bad credentials
+    ├── PermissionDenied         403  exit 7   credentials lack the permission
+    ├── NotFound                 404  exit 3   an id or name that does not exist
+    ├── AlreadyExists            409  exit 4   a create that would duplicate a name or id
+    ├── Conflict                 409  exit 5   the request contradicts stored state
+    ├── StoreError               503  exit 10  the metadata or artifact store failed
+    │   └── SchemaOutdated       503  exit 10  the database schema needs ``loopml db upgrade``
+    └── MissingExtra             500  exit 11  an optional dependency is not installed
+
+Errors raised by user code (a training function, a task) are never wrapped:
+they propagate unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "Conflict",
+    "InvalidFilter",
+    "InvalidInput",
+    "LoopmlError",
+    "MissingExtra",
+    "NotFound",
+    "PermissionDenied",
+    "SchemaOutdated",
+    "StoreError",
+    "Unauthenticated",
+]
+
+
+class LoopmlError(Exception):
+    """Base of every loopml error. ``details`` carries machine-readable context."""
+
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body a server sends: ``{"error": {code, message, details}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(LoopmlError):
+    """A value given by the caller is not acceptable; the message names it."""
+
+    http_status = 400
+    exit_code = 2
+    code = "invalid_input"
+
+
+class InvalidFilter(InvalidInput):
+    """A search filter does not parse; ``position`` is the 0-based offset of the problem."""
+
+    code = "invalid_filter"
+
+    def __init__(self, message: str, *, filter_string: str, position: int, expected: str = "") -> None:
+        pointer = f"{filter_string}\n{' ' * position}^"
+        full = f"{message} at position {position}"
+        if expected:
+            full += f" (expected {expected})"
+        super().__init__(
+            f"{full}:\n{pointer}", filter=filter_string, position=position, expected=expected
+        )
+        self.position = position
+        self.expected = expected
+
+
+class Unauthenticated(LoopmlError):
+    http_status = 401
+    exit_code = 6
+    code = "unauthenticated"
+
+
+class PermissionDenied(LoopmlError):
+    http_status = 403
+    exit_code = 7
+    code = "permission_denied"
+
+
+class NotFound(LoopmlError):
+    """An id or a name that does not exist."""
+
+    http_status = 404
+    exit_code = 3
+    code = "not_found"
+
+
+class AlreadyExists(LoopmlError):
+    """A create that would duplicate an existing name or id."""
+
+    http_status = 409
+    exit_code = 4
+    code = "already_exists"
+
+
+class Conflict(LoopmlError):
+    """The request contradicts stored state (a param re-logged with another value, a finished run)."""
+
+    http_status = 409
+    exit_code = 5
+    code = "conflict"
+
+
+class StoreError(LoopmlError):
+    """The metadata store or the artifact store failed."""
+
+    http_status = 503
+    exit_code = 10
+    code = "store_error"
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is older than this loopml; run ``loopml db upgrade URI``."""
+
+    code = "schema_outdated"
+
+
+class MissingExtra(LoopmlError):
+    """An optional dependency is missing; the message says which extra to install."""
+
+    exit_code = 11
+    code = "missing_extra"
+
+    def __init__(self, extra: str, *, module: str) -> None:
+        super().__init__(
+            f"this feature needs the optional dependency {module!r}: pip install 'loopml[{extra}]'",
+            extra=extra,
+            module=module,
+        )
+        self.extra = extra

@@ -1,0 +1,1 @@
+"""Persistence of metadata behind one :class:`~loopml.store.base.Store` protocol, chosen by URI scheme."""

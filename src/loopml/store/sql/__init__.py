@@ -1,0 +1,1 @@
+"""The one SQL implementation of the Store (SQLAlchemy Core) for sqlite:// and postgresql://."""

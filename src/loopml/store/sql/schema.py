@@ -1,0 +1,126 @@
+"""The tables of the metadata store, as SQLAlchemy Core metadata.
+
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test
+compares a migrated database with this metadata. ``SCHEMA_REVISION`` is the Alembic head
+the code expects, so opening a store never has to load Alembic just to check it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_REVISION = "0001"
+
+KEY_LENGTH = 250
+ID_LENGTH = 32
+
+metadata = sa.MetaData()
+
+# SQLite makes INTEGER PRIMARY KEY the rowid (autoincrement); other databases get a BIGINT identity.
+_row_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("artifact_location", sa.String(1024), nullable=False),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("name", name="uq_experiments_name"),
+    sa.Index("ix_experiments_lifecycle_stage", "lifecycle_stage"),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id",
+        sa.String(ID_LENGTH),
+        sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column(
+        "experiment_id",
+        sa.String(ID_LENGTH),
+        sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False),
+    sa.Column("artifact_uri", sa.String(1024), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False),
+    sa.Column("parent_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "lifecycle_stage", "start_time"),
+    sa.Index("ix_runs_name", "name"),
+    sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_start_time", "start_time"),
+    sa.Index("ix_runs_end_time", "end_time"),
+    sa.Index("ix_runs_user_id", "user_id"),
+    sa.Index("ix_runs_parent_run_id", "parent_run_id"),
+)
+
+
+def _run_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("runs.run_id", ondelete="CASCADE")
+
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.String(6000), nullable=False),
+    sa.Index("ix_params_key_value", "key", "value"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+    sa.Index("ix_tags_key_value", "key", "value"),
+)
+
+# Full history: one row per logged point. NaN is stored as value 0 with is_nan true
+# (SQLite cannot store NaN); infinities are stored as they are.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), nullable=False),
+    sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+)
+
+# The latest point per (run, key): highest step, then latest timestamp. Search filters and
+# sorts on it, so searching never scans the history.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.Float(precision=53), nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
