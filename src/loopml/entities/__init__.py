@@ -7,6 +7,7 @@ from .lifecycle import RunStatus as RunStatus
 from .metric import Metric as Metric
 from .metric import Param as Param
 from .metric import RunTag as RunTag
+from .metric_history import MetricHistory as MetricHistory
 from .paged_list import PagedList as PagedList
 from .run import Run as Run
 from .run import RunData as RunData
@@ -17,6 +18,7 @@ __all__ = [
     "FileInfo",
     "LifecycleStage",
     "Metric",
+    "MetricHistory",
     "PagedList",
     "Param",
     "Run",

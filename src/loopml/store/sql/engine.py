@@ -1,0 +1,74 @@
+"""Engines for the SQL store: URL normalization, SQLite discipline, PostgreSQL driver."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...errors import InvalidInput, MissingExtra
+
+SQLITE_SCHEMES = ("sqlite",)
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def sqlalchemy_url(uri: str) -> sa.URL:
+    """The SQLAlchemy URL for a loopml tracking URI (``postgresql://`` uses psycopg 3)."""
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in POSTGRES_SCHEMES:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise MissingExtra("postgres", module="psycopg") from None
+        rest = uri.split("://", 1)[1]
+        return sa.make_url(f"postgresql+psycopg://{rest}")
+    if scheme in SQLITE_SCHEMES:
+        url = sa.make_url(uri)
+        if url.database and url.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+        return url
+    raise InvalidInput(f"not a SQL store URI: {uri!r} (expected sqlite:///path or postgresql://...)", uri=uri)
+
+
+def is_sqlite(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def create_engines(uri: str, *, busy_timeout_s: float = 60.0) -> tuple[sa.Engine, sa.Engine]:
+    """(reader, writer) engines. On PostgreSQL both are one pooled engine.
+
+    On SQLite the writer starts every transaction with ``BEGIN IMMEDIATE`` (it takes the
+    write lock up front, so it waits on ``busy_timeout`` instead of failing with "database
+    is locked" on upgrade); readers use deferred transactions and never block in WAL mode.
+    """
+    url = sqlalchemy_url(uri)
+    if not is_sqlite(url):
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return engine, engine
+    if url.database in (None, "", ":memory:"):
+        raise InvalidInput("an in-memory SQLite store cannot be shared; give a file: sqlite:///path.db")
+    reader = _sqlite_engine(url, busy_timeout_s, begin="BEGIN")
+    writer = _sqlite_engine(url, busy_timeout_s, begin="BEGIN IMMEDIATE")
+    return reader, writer
+
+
+def _sqlite_engine(url: sa.URL, busy_timeout_s: float, *, begin: str) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver leaves transactions to us
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable once committed, unless the OS dies
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA case_sensitive_like=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

@@ -1,0 +1,45 @@
+"""Statements built with SQLAlchemy Core, compiled once, executed on the driver's cursor.
+
+The hot paths (``log_metric``, metric history) run thousands of times a second; compiling
+and processing a Core statement per call would cost more than the database work itself.
+The SQL still comes from Core (one implementation for every dialect); only the per-call
+execution skips SQLAlchemy's machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class Prepared:
+    """A statement compiled for one dialect, executed with a plain parameter mapping."""
+
+    __slots__ = ("_constants", "_order", "sql")
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        # Bound literals (e.g. a status compared to 'RUNNING') travel with the statement.
+        self._constants = {k: v for k, v in compiled.params.items() if v is not None}
+        self._order = compiled.positiontup  # positional paramstyle (sqlite: qmark); None when named
+
+    def _args(self, params: Mapping[str, Any]) -> Any:
+        merged = {**self._constants, **params} if self._constants else params
+        if self._order is None:
+            return merged
+        return tuple(map(merged.__getitem__, self._order))
+
+    def execute(self, cursor: Any, params: Mapping[str, Any]) -> int:
+        """Run it; returns the number of rows changed."""
+        cursor.execute(self.sql, self._args(params))
+        return int(cursor.rowcount)
+
+    def executemany(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        cursor.executemany(self.sql, [self._args(row) for row in rows])
+
+    def fetchall(self, cursor: Any, params: Mapping[str, Any]) -> list[Any]:
+        cursor.execute(self.sql, self._args(params))
+        return list(cursor.fetchall())

@@ -1,0 +1,223 @@
+"""Compile a run search (filter AST, order_by, paging) into one SQLAlchemy Core ``SELECT``.
+
+The same Core code runs on SQLite and PostgreSQL; where the two differ by default the
+query pins the behaviour:
+
+* A metric, param or tag condition is an uncorrelated ``run_id IN (SELECT run_id FROM t
+  WHERE key = :k AND value <op> :v)``, which the ``(key, value)`` indexes answer. A run
+  without the key never matches, not even ``!=`` or ``NOT IN``. A NaN metric never matches.
+* ``LIKE`` is case-sensitive: PostgreSQL's is, and the SQLite store turns on
+  ``PRAGMA case_sensitive_like`` on every connection. ``ILIKE`` is ``lower(x) LIKE lower(p)``
+  on both. Both use ``\\`` as the escape character (PostgreSQL's default, not SQLite's).
+* Strings order and compare (``<``, ``>``) by code point: SQLite's BINARY collation, and
+  ``COLLATE "C"`` on PostgreSQL, whatever the database's locale.
+* Missing values (and NaN metrics) sort last in both directions; ``start_time DESC,
+  run_id ASC`` always end the ORDER BY so pages never overlap or skip.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from loopml.store.filter import And, Comparison, Expr, Or, OrderKey
+from loopml.store.sql.schema import latest_metrics, params, runs, tags
+
+__all__ = ["search_runs_query"]
+
+_KEY_TABLES = {"metric": latest_metrics, "param": params, "tag": tags}
+_ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
+    "run_id": runs.c.run_id,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+    "user_id": runs.c.user_id,
+    "experiment_id": runs.c.experiment_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "parent_run_id": runs.c.parent_run_id,
+    "source": runs.c.source,
+}
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ORDERED = frozenset({"<", "<=", ">", ">="})
+_INT64 = 2**63
+_LIKE_ESCAPE = "\\"
+
+
+def search_runs_query(
+    experiment_ids: Sequence[str],
+    expr: Expr | None,
+    order_by: Sequence[OrderKey],
+    lifecycle_stages: Sequence[str],
+    offset: int,
+    limit: int,
+) -> sa.Select[Any]:
+    """The runs (all columns of ``runs``, in table order) of a search page.
+
+    ``order_by`` keys come first, then ``start_time DESC, run_id ASC`` as tie-breakers.
+    """
+    from_clause: sa.FromClause = runs
+    ordering: list[ColumnElement[Any]] = []
+    for index, key in enumerate(order_by):
+        from_clause, terms = _order_terms(from_clause, key, index)
+        ordering.extend(terms)
+    ordering += [runs.c.start_time.desc(), runs.c.run_id.asc()]
+
+    stmt = (
+        sa.select(*runs.c)
+        .select_from(from_clause)
+        .where(runs.c.experiment_id.in_(list(experiment_ids)))
+        .where(runs.c.lifecycle_stage.in_(list(lifecycle_stages)))
+    )
+    if expr is not None:
+        stmt = stmt.where(_condition(expr))
+    return stmt.order_by(*ordering).offset(offset).limit(limit)
+
+
+# --------------------------------------------------------------------------- filter
+
+
+def _condition(expr: Expr) -> ColumnElement[bool]:
+    if isinstance(expr, And):
+        return sa.and_(*(_condition(item) for item in expr.items))
+    if isinstance(expr, Or):
+        return sa.or_(*(_condition(item) for item in expr.items))
+    return _comparison(expr)
+
+
+def _comparison(comparison: Comparison) -> ColumnElement[bool]:
+    field = comparison.field
+    if field.kind == "attribute":
+        column = _ATTRIBUTE_COLUMNS[field.key]
+        if field.is_numeric:
+            return _compare_integer(column, comparison.op, comparison.value)
+        return _compare(column, comparison.op, comparison.value, numeric=False)
+    table = _KEY_TABLES[field.kind]
+    conditions = [table.c.key == field.key]
+    if field.kind == "metric":
+        conditions.append(table.c.is_nan == sa.false())
+    conditions.append(_compare(table.c.value, comparison.op, comparison.value, numeric=field.is_numeric))
+    matching = sa.select(table.c.run_id).where(*conditions).correlate(None)
+    return runs.c.run_id.in_(matching)
+
+
+def _compare(column: ColumnElement[Any], op: str, value: Any, *, numeric: bool) -> ColumnElement[bool]:
+    """``column <op> value``; strings order by code point."""
+    if op == "IN":
+        return column.in_(list(value))
+    if op == "NOT IN":
+        return column.not_in(list(value))
+    if op == "LIKE":
+        # Case-sensitive on SQLite too: the store's connections set PRAGMA case_sensitive_like=ON.
+        return column.like(value, escape=_LIKE_ESCAPE)
+    if op == "ILIKE":
+        return sa.func.lower(column).like(sa.func.lower(value), escape=_LIKE_ESCAPE)
+    if op in _ORDERED and not numeric:
+        column = _code_point_order(column)
+    return cast(ColumnElement[bool], _OPERATORS[op](column, value))
+
+
+def _compare_integer(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+    """Compare a BIGINT column (start_time, end_time) with parsed floats.
+
+    Equality with a value no BIGINT can hold (1.5, 1e30) is false, so such values are
+    dropped; a range bound that is not one is bound as a float.
+    """
+    if op in ("IN", "NOT IN"):
+        candidates = [v for v in (_as_int64(x) for x in value) if v is not None]
+        if not candidates:
+            return sa.false() if op == "IN" else column.is_not(None)
+        return _compare(column, op, candidates, numeric=True)
+    exact = _as_int64(value)
+    if exact is not None:
+        return _compare(column, op, exact, numeric=True)
+    if op == "=":
+        return sa.false()
+    if op == "!=":
+        return column.is_not(None)
+    return _compare(column, op, sa.literal(value, sa.Float(precision=53)), numeric=True)
+
+
+def _as_int64(value: float) -> int | None:
+    if value.is_integer() and -_INT64 <= value < _INT64:
+        return int(value)
+    return None
+
+
+# --------------------------------------------------------------------------- order
+
+
+def _order_terms(
+    from_clause: sa.FromClause, key: OrderKey, index: int
+) -> tuple[sa.FromClause, list[ColumnElement[Any]]]:
+    """The ORDER BY terms of one key, and the FROM clause joined with what they read."""
+    field = key.field
+    missing: ColumnElement[bool] | None
+    if field.kind == "attribute":
+        column: ColumnElement[Any] = _ATTRIBUTE_COLUMNS[field.key]
+        missing = column.is_(None) if _ATTRIBUTE_COLUMNS[field.key].nullable else None
+    else:
+        # One alias per key: (run_id, key) is the primary key, so the join adds no rows.
+        alias = _KEY_TABLES[field.kind].alias(f"order_{index}")
+        from_clause = from_clause.outerjoin(
+            alias, sa.and_(alias.c.run_id == runs.c.run_id, alias.c.key == field.key)
+        )
+        column = alias.c.value
+        missing = alias.c.run_id.is_(None)
+        if field.kind == "metric":
+            # NaN is stored as 0: sort it as NULL, so NaN and missing tie and the tie-breakers decide.
+            is_nan = alias.c.is_nan == sa.true()
+            missing = sa.or_(missing, is_nan)
+            column = sa.case((is_nan, sa.null()), else_=column)
+    if not field.is_numeric:
+        column = _code_point_order(column)
+    terms: list[ColumnElement[Any]] = []
+    if missing is not None:
+        terms.append(sa.case((missing, 1), else_=0).asc())
+    terms.append(column.desc() if key.descending else column.asc())
+    return from_clause, terms
+
+
+# --------------------------------------------------------------------------- collation
+
+
+class _CodePointOrder(FunctionElement[str]):
+    """A string expression compared by code point: ``x COLLATE "C"`` on PostgreSQL.
+
+    SQLite compares with BINARY (byte order of UTF-8, which is code point order) unless a
+    column says otherwise, so there it is the expression itself.
+    """
+
+    name = "code_point_order"
+    inherit_cache = True
+    type = sa.String()
+
+
+def _code_point_order(column: ColumnElement[Any]) -> ColumnElement[str]:
+    return _CodePointOrder(column)
+
+
+@compiles(_CodePointOrder)
+def _compile_code_point_order(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    (inner,) = element.clauses
+    return compiler.process(inner, **kw)
+
+
+@compiles(_CodePointOrder, "postgresql")
+def _compile_code_point_order_pg(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    (inner,) = element.clauses
+    return f'({compiler.process(inner, **kw)} COLLATE "C")'

@@ -1,0 +1,267 @@
+"""Client: the explicit tracking API over one Store and the artifact roots of its runs."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+)
+from ..errors import AlreadyExists, InvalidInput
+from .names import generate_run_name
+
+if TYPE_CHECKING:
+    from ..artifacts.store import ArtifactStore
+    from ..settings import Settings
+    from ..store.base import Store, ViewType
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def default_artifact_root(settings: Settings, tracking_uri: str) -> str:
+    """Configured root; else beside an SQLite database file; else ``<home>/artifacts``."""
+    if settings.artifact_root:
+        return settings.artifact_root
+    if tracking_uri.startswith("sqlite:///"):
+        db_path = tracking_uri[len("sqlite:///") :]
+        return (Path(db_path).expanduser().absolute().parent / "artifacts").as_posix()
+    return settings.resolved_artifact_root
+
+
+def _source() -> str:
+    script = sys.argv[0] if sys.argv else ""
+    return os.path.abspath(script) if script and os.path.exists(script) else "<interactive>"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user database entry (containers)
+        return "unknown"
+
+
+class Client:
+    """Tracking, explicitly: ``Client(tracking_uri=..., artifact_root=...)``.
+
+    Without arguments it uses the settings (``LOOPML_TRACKING_URI``, ``LOOPML_ARTIFACT_ROOT``,
+    ``LOOPML_HOME``), read when the client is built.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        artifact_root: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        from ..settings import load_settings
+        from ..store.resolver import open_store
+
+        self.settings = settings or load_settings(tracking_uri=tracking_uri, artifact_root=artifact_root)
+        self.tracking_uri = tracking_uri or self.settings.resolved_tracking_uri
+        self.artifact_root = artifact_root or default_artifact_root(self.settings, self.tracking_uri)
+        self.store: Store = open_store(self.tracking_uri, busy_timeout_s=self.settings.sqlite_busy_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"Client(tracking_uri={self.tracking_uri!r}, artifact_root={self.artifact_root!r})"
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- experiments ----------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    ) -> str:
+        """Create an experiment; returns its id. A taken name is AlreadyExists."""
+        experiment_id = uuid.uuid4().hex
+        location = artifact_location or f"{self.artifact_root.rstrip('/')}/{experiment_id}"
+        str_tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_experiment(experiment_id, name, location, str_tags).experiment_id
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(self, view: ViewType = "active") -> list[Experiment]:
+        return self.store.search_experiments(view)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.store.rename_experiment(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(str(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(str(experiment_id), key, str(value))
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment named ``name``, created when missing (safe when processes race)."""
+        found = self.store.get_experiment_by_name(name)
+        if found is not None:
+            return found
+        try:
+            return self.get_experiment(self.create_experiment(name))
+        except AlreadyExists:
+            found = self.store.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found
+
+    def default_experiment(self) -> Experiment:
+        """The experiment runs go to when none is chosen (id "0", named "Default")."""
+        found = self.store.get_experiment_by_name(DEFAULT_EXPERIMENT_NAME)
+        if found is not None:
+            return found
+        location = f"{self.artifact_root.rstrip('/')}/{DEFAULT_EXPERIMENT_ID}"
+        try:
+            return self.store.create_experiment(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, location)
+        except AlreadyExists:
+            return self.store.get_experiment(DEFAULT_EXPERIMENT_ID)
+
+    # ---- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """Start a RUNNING run in the experiment (the default one when None)."""
+        if experiment_id is None:
+            experiment = self.default_experiment()
+        else:
+            experiment = self.get_experiment(str(experiment_id))
+        run_id = uuid.uuid4().hex
+        return self.store.create_run(
+            run_id=run_id,
+            experiment_id=experiment.experiment_id,
+            run_name=run_name or generate_run_name(),
+            start_time=now_ms() if start_time is None else start_time,
+            artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+            user_id=_user(),
+            source=_source(),
+            parent_run_id=parent_run_id,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> None:
+        try:
+            final = RunStatus(status)
+        except ValueError:
+            valid = ", ".join(s.value for s in RunStatus)
+            raise InvalidInput(f"unknown run status {status!r}; use one of {valid}") from None
+        self.store.set_terminated(run_id, final, now_ms() if end_time is None else end_time)
+
+    def rename_run(self, run_id: str, run_name: str) -> None:
+        self.store.rename_run(run_id, run_name)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(run_id)
+
+    # ---- params, metrics, tags ------------------------------------------------------------------
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.store.log_param(run_id, Param(key, str(value)))
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        self.store.log_metric(run_id, Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0))
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.store.set_tag(run_id, RunTag(key, str(value)))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric] = (),
+        params: Iterable[Param] | Mapping[str, Any] = (),
+        tags: Iterable[RunTag] | Mapping[str, Any] = (),
+    ) -> None:
+        """Metrics, params and tags in one call and one transaction: all stored or none."""
+        param_list = [Param(k, str(v)) for k, v in params.items()] if isinstance(params, Mapping) else list(params)
+        tag_list = [RunTag(k, str(v)) for k, v in tags.items()] if isinstance(tags, Mapping) else list(tags)
+        self.store.log_batch(run_id, list(metrics), param_list, tag_list)
+
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        return self.store.get_metric_history(run_id, key)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        run_view_type: ViewType = "active",
+    ) -> PagedList[Run]:
+        """One page of runs; ``result.token`` fetches the next (None on the last page)."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids]
+        return self.store.search_runs(ids, filter_string, order_by, run_view_type, max_results, page_token)
+
+    # ---- artifacts --------------------------------------------------------------------------------
+
+    def artifact_store(self, run_id: str) -> ArtifactStore:
+        from ..artifacts.store import ArtifactStore
+
+        return ArtifactStore(self.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        self.artifact_store(run_id).log_file(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        self.artifact_store(run_id).log_dir(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.artifact_store(run_id).log_text(text, artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        self.artifact_store(run_id).log_dict(dictionary, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        self.artifact_store(run_id).log_figure(figure, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.artifact_store(run_id).list(path)
+
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        return self.artifact_store(run_id).download(path, dst_path)
