@@ -353,17 +353,20 @@ def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[st
 
 
 def merge_repeats(xs: list[Any]) -> Any:
-    """Median of numbers across repeats, recursively through dicts and lists; else the first."""
+    """Median of numbers across repeats, recursively through dicts and lists.
+
+    Values equal in every repeat are kept as they are; differing non-numbers become a list.
+    """
     first = xs[0]
-    if isinstance(first, bool) or not isinstance(first, int | float | dict | list):
-        return first if all(x == first for x in xs) else xs
-    if isinstance(first, int | float):
+    if all(x == first for x in xs):
+        return first
+    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs):
         return statistics.median(xs)
-    if isinstance(first, dict):
+    if all(isinstance(x, dict) for x in xs):
         return {k: merge_repeats([x[k] for x in xs if k in x]) for k in first}
     if all(isinstance(x, list) and len(x) == len(first) for x in xs):
         return [merge_repeats([x[i] for x in xs]) for i in range(len(first))]
-    return first
+    return xs
 
 
 def get(d: dict[str, Any] | None, *path: Any) -> Any:
@@ -554,12 +557,23 @@ def build_report(
     report: dict[str, Any] = {
         "targets": targets,
         "all_targets_pass": all(t["pass"] is True for t in targets),
+        "targets_summary": {
+            verdict: [t["name"] for t in targets if t["pass"] is flag]
+            for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
+        },
         "workloads": w,
         "errors": errors,
     }
     if args.repeats > 1:
         report["repeats_raw"] = results
     return report
+
+
+def busy_note() -> str | None:
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.5 * cpus:
+        return f"machine busy at start (1-min load {load:.1f} on {cpus} CPUs): timings are noisy"
+    return None
 
 
 def make_meta(
@@ -572,6 +586,7 @@ def make_meta(
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
+        "note": busy_note(),
         "scale": args.scale,
         "repeats": args.repeats,
         "import_repeats": args.import_repeats,

@@ -201,6 +201,21 @@ def test_runs_list_limits_metric_columns(store: Store) -> None:
     assert "wide" in out
 
 
+def test_runs_list_fits_a_narrow_terminal(store: Store) -> None:
+    result = CliRunner(env={"COLUMNS": "90"}).invoke(
+        cli, ["runs", "list", "-e", "vision", "-o", "metrics.acc DESC"]
+    )
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 90 for line in lines)
+    header = next(line for line in lines if "run id" in line)
+    assert "name" in header
+    assert "acc" in header  # the --order-by key stays
+    assert "start time" not in header  # gives way to it
+    assert all(store.run_ids[name] in result.stdout for name in ("alpha", "beta", "gamma"))
+    assert "loss" in header  # acc and loss fit in 90 columns, the params do not
+    assert "0 metric and 2 param column(s) not shown" in result.stdout
+
+
 def test_runs_list_unknown_experiment_exits_3() -> None:
     result = invoke("runs", "list", "--experiment", "no-such-experiment")
     assert result.exit_code == 3

@@ -182,7 +182,9 @@ class ArtifactStoreContract:
     @pytest.mark.parametrize(
         ("name", "magic"), [("loss.png", PNG_MAGIC), ("loss.pdf", b"%PDF"), ("loss.svg", b"<?xml")]
     )
-    def test_log_figure_saves_a_matplotlib_figure(self, store: ArtifactStore, name: str, magic: bytes) -> None:
+    def test_log_figure_saves_a_matplotlib_figure(
+        self, store: ArtifactStore, name: str, magic: bytes
+    ) -> None:
         import matplotlib
 
         matplotlib.use("Agg")

@@ -15,6 +15,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -199,63 +200,123 @@ def _order_by_keys(order_by: Sequence[str], prefix: str) -> list[str]:
     return keys
 
 
-def pick_columns(
-    runs: Sequence[Run], attr: str, limit: int, first: Sequence[str] = ()
-) -> tuple[list[str], int]:
-    """The keys to show for ``attr`` (``metrics`` or ``params``) and how many were left out.
+def rank_keys(runs: Sequence[Run], attr: str, first: Sequence[str] = ()) -> list[str]:
+    """Every key of ``attr`` (``metrics`` or ``params``) the runs have, most useful first.
 
     Keys named in ``--order-by`` come first, then the keys most runs have (ties by name).
     """
     counts: Counter[str] = Counter()
     for run in runs:
         counts.update(getattr(run, attr).keys())
-    chosen = [k for k in dict.fromkeys(first) if k in counts]
-    rest = sorted((k for k in counts if k not in chosen), key=lambda k: (-counts[k], k))
-    chosen += rest[: max(0, limit - len(chosen))]
-    return chosen, len(counts) - len(chosen)
+    ranked = [k for k in dict.fromkeys(first) if k in counts]
+    return ranked + sorted((k for k in counts if k not in ranked), key=lambda k: (-counts[k], k))
 
 
+@dataclass(frozen=True)
+class RunColumns:
+    """The columns ``runs list`` shows, and how many metric and param columns it leaves out."""
+
+    fixed: list[str]
+    metrics: list[str]
+    params: list[str]
+    hidden_metrics: int
+    hidden_params: int
+
+
+def _column_width(header: str, cells: Iterable[str]) -> int:
+    """Rendered width of a column: its widest cell, one space each side, one border."""
+    return max([len(header), *(len(c) for c in cells)]) + 3
+
+
+def plan_run_columns(runs: Sequence[Run], order_by: Sequence[str], width: int) -> RunColumns:
+    """Pick the metric then param columns that fit in ``width`` next to the fixed columns.
+
+    At most MAX_METRIC_COLUMNS and MAX_PARAM_COLUMNS; a key named in ``--order-by`` is always shown.
+    On a narrow terminal, start time then duration give way so that id, name and status stay readable.
+    """
+    ranked = {
+        "metrics": rank_keys(runs, "metrics", _order_by_keys(order_by, "metrics")),
+        "params": rank_keys(runs, "params", _order_by_keys(order_by, "params")),
+    }
+    widths = {header: _column_width(header, cells) for header, cells in _fixed_cells(runs)}
+    # room for at least the first metric column (or param column), before start time and duration
+    first = next(((attr, keys[0]) for attr, keys in ranked.items() if keys), None)
+    reserve = _key_column_width(runs, *first) if first else 0
+    for optional in _OPTIONAL_FIXED:
+        if 1 + sum(widths.values()) + reserve > width:
+            del widths[optional]
+    used = 1 + sum(widths.values())
+    chosen: dict[str, list[str]] = {"metrics": [], "params": []}
+    full = False  # once a column does not fit, only --order-by keys are added
+    for attr, limit in (("metrics", MAX_METRIC_COLUMNS), ("params", MAX_PARAM_COLUMNS)):
+        required = _order_by_keys(order_by, attr)
+        for key in ranked[attr][:limit]:
+            needed = _key_column_width(runs, attr, key)
+            full = full or used + needed > width
+            if full and key not in required:
+                continue
+            chosen[attr].append(key)
+            used += needed
+    return RunColumns(
+        fixed=list(widths),
+        metrics=chosen["metrics"],
+        params=chosen["params"],
+        hidden_metrics=len(ranked["metrics"]) - len(chosen["metrics"]),
+        hidden_params=len(ranked["params"]) - len(chosen["params"]),
+    )
+
+
+def _key_column_width(runs: Sequence[Run], attr: str, key: str) -> int:
+    return _column_width(key, (format_value(getattr(r, attr)[key]) for r in runs if key in getattr(r, attr)))
+
+
+def _fixed_cells(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
+    """The columns every run has: header and plain cell texts."""
+    return [
+        ("run id", [r.info.run_id for r in runs]),
+        ("name", [r.info.run_name for r in runs]),
+        ("status", [str(r.info.status) for r in runs]),
+        ("start time", [format_time(r.info.start_time) for r in runs]),
+        ("duration", [format_duration(r.info.start_time, r.info.end_time) for r in runs]),
+    ]
+
+
+_OPTIONAL_FIXED = ("start time", "duration")
 _STATUS_STYLE = {"FINISHED": "green", "RUNNING": "yellow", "FAILED": "red", "KILLED": "red"}
 
 
-def runs_table(runs: Sequence[Run], *, order_by: Sequence[str] = (), title: str = "") -> Table:
-    """Run id, name, status, start, duration, then a few metric and param columns."""
+def runs_table(
+    runs: Sequence[Run], *, order_by: Sequence[str] = (), title: str = "", width: int = PIPE_WIDTH
+) -> Table:
+    """Run id, name, status, start, duration, then the metric and param columns that fit ``width``."""
     from rich.table import Table
 
-    metric_keys, hidden_metrics = pick_columns(
-        runs, "metrics", MAX_METRIC_COLUMNS, _order_by_keys(order_by, "metrics")
-    )
-    param_keys, hidden_params = pick_columns(
-        runs, "params", MAX_PARAM_COLUMNS, _order_by_keys(order_by, "params")
-    )
-    caption = ""
-    if hidden_metrics or hidden_params:
+    columns = plan_run_columns(runs, order_by, width)
+    caption = None
+    if columns.hidden_metrics or columns.hidden_params:
         caption = (
-            f"{hidden_metrics} metric and {hidden_params} param column(s) not shown: "
+            f"{columns.hidden_metrics} metric and {columns.hidden_params} param column(s) not shown: "
             "use `loopml runs show RUN_ID` or --json"
         )
-    table = Table(title=title or None, title_justify="left", caption=caption or None, caption_justify="left")
-    table.add_column("run id", no_wrap=True, style="cyan")
-    longest_name = max((len(r.info.run_name) for r in runs), default=4)
-    table.add_column("name", style="bold", min_width=min(longest_name, 24))
-    table.add_column("status", no_wrap=True)
-    table.add_column("start time", no_wrap=True)
-    table.add_column("duration", no_wrap=True, justify="right")
-    for key in metric_keys:
+    table = Table(title=title or None, title_justify="left", caption=caption, caption_justify="left")
+    fixed = [(h, cells) for h, cells in _fixed_cells(runs) if h in columns.fixed]
+    for header, _cells in fixed:
+        table.add_column(
+            header,
+            style="cyan" if header == "run id" else "",
+            no_wrap=header != "name",
+            justify="right" if header == "duration" else "left",
+        )
+    for key in columns.metrics:
         table.add_column(_text(key, "magenta"), justify="right")
-    for key in param_keys:
+    for key in columns.params:
         table.add_column(_text(key, "blue"))
-    for run in runs:
-        info = run.info
-        cells = [
-            _text(info.run_id),
-            _text(info.run_name),
-            _text(info.status, _STATUS_STYLE.get(str(info.status), "")),
-            _text(format_time(info.start_time)),
-            _text(format_duration(info.start_time, info.end_time)),
-        ]
-        cells += [_text(run.metrics[k]) if k in run.metrics else _text("-", "dim") for k in metric_keys]
-        cells += [_text(run.params[k]) if k in run.params else _text("-", "dim") for k in param_keys]
+    for row, run in enumerate(runs):
+        cells = [_text(values[row]) for _header, values in fixed]
+        cells[1].stylize("bold")
+        cells[2].stylize(_STATUS_STYLE.get(str(run.info.status), ""))
+        cells += [_text(run.metrics[k]) if k in run.metrics else _text("-", "dim") for k in columns.metrics]
+        cells += [_text(run.params[k]) if k in run.params else _text("-", "dim") for k in columns.params]
         table.add_row(*cells)
     return table
 

@@ -92,7 +92,8 @@ def list_runs(
         return
     console = stdout_console()
     more = " (more match: raise --max-results)" if getattr(found, "token", None) else ""
-    console.print(runs_table(found, order_by=order_by, title=f"{len(found)} run(s){more}"))
+    table = runs_table(found, order_by=order_by, title=f"{len(found)} run(s){more}", width=console.width)
+    console.print(table)
 
 
 def list_all_artifacts(client: Client, run_id: str, limit: int = MAX_ARTIFACTS_SHOWN) -> list[FileInfo]:

@@ -363,10 +363,11 @@ class _Parser:
             if op in _PATTERN_OPS:
                 self.fail(tok, f"{op} needs a quoted pattern", _EXPECT_STRING)
             if op not in ("=", "!=", "IN", "NOT IN"):
-                kinds = {"param": "params", "tag": "tags"}.get(field.kind, "string attributes")
+                kinds = {"param": "params are strings", "tag": "tags are strings"}
                 self.fail(
                     tok,
-                    f"{kinds} are strings: {op} compares {_describe(field)} as text, not as a number",
+                    f"{kinds.get(field.kind, 'a string attribute')}: "
+                    f"{op} compares {_describe(field)} as text, not as a number",
                     f"a quoted string such as '{tok.text}'",
                 )
         return tok.text

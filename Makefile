@@ -1,0 +1,48 @@
+# One entry point for people and CI. `make demo` and `make test` set everything up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test lint format typecheck bench bench-peers clean
+
+help:
+	@echo "make demo         run the demo on the embedded store (./.loopml-demo)"
+	@echo "make test         run the whole test suite"
+	@echo "make lint         ruff (lint + format check) and mypy"
+	@echo "make bench        benchmarks (loopml only); make bench-peers adds MLflow side by side"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/loopml demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_tracking.py --no-peers
+
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/bench_tracking.py --install-peers
+
+clean:
+	rm -rf $(VENV) .loopml-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import loopml
+from loopml import Client, InvalidInput, errors
+from loopml.settings import load_settings
+
+
+def test_defaults_live_in_loopml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
+    client = Client()
+    assert client.tracking_uri == f"sqlite:///{tmp_path / 'home' / 'loopml.db'}"
+    assert client.artifact_root == str(tmp_path / "home" / "artifacts")
+    assert (tmp_path / "home" / "loopml.db").exists()
+
+
+def test_environment_is_read_when_the_client_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPML_TRACKING_URI", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setenv("LOOPML_ARTIFACT_ROOT", str(tmp_path / "blobs"))
+    first = Client()
+    monkeypatch.setenv("LOOPML_TRACKING_URI", f"sqlite:///{tmp_path / 'b.db'}")
+    second = Client()
+    assert first.tracking_uri.endswith("a.db") and second.tracking_uri.endswith("b.db")
+    assert second.artifact_root == str(tmp_path / "blobs")
+
+
+def test_artifacts_default_beside_an_sqlite_file(tmp_path: Path) -> None:
+    client = Client(tracking_uri=f"sqlite:///{tmp_path / 'proj' / 'runs.db'}")
+    assert client.artifact_root == str(tmp_path / "proj" / "artifacts")
+
+
+def test_settings_validate_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPML_SQLITE_BUSY_TIMEOUT_S", "-1")
+    with pytest.raises(ValueError, match="sqlite_busy_timeout_s"):
+        load_settings()
+
+
+@pytest.mark.parametrize("uri", ["mysql://x/y", "nonsense", "ftp://host/db"])
+def test_unsupported_tracking_uri(uri: str) -> None:
+    with pytest.raises(InvalidInput, match="tracking URI|SQL store"):
+        Client(tracking_uri=uri)
+
+
+def test_import_is_cheap_and_does_no_work() -> None:
+    code = (
+        "import sys, time, json; t = time.perf_counter(); import loopml; dt = time.perf_counter() - t;"
+        "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic') if m in sys.modules];"
+        "print(json.dumps({'s': dt, 'heavy': heavy}))"
+    )
+    out = json.loads(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    )
+    assert out["heavy"] == []
+    assert out["s"] < 0.3
+
+
+def test_public_api_is_the_documented_one() -> None:
+    documented = {
+        "Client", "ActiveRun", "Experiment", "Run", "RunInfo", "RunData", "RunStatus", "LifecycleStage",
+        "Metric", "MetricHistory", "Param", "RunTag", "FileInfo", "PagedList", "__version__",
+        "LoopmlError", "InvalidInput", "InvalidFilter", "NotFound", "AlreadyExists", "Conflict",
+        "StoreError", "SchemaOutdated", "MissingExtra", "PermissionDenied", "Unauthenticated",
+        "set_tracking_uri", "get_tracking_uri", "set_experiment", "create_experiment", "get_experiment",
+        "get_experiment_by_name", "start_run", "active_run", "last_active_run", "end_run", "get_run",
+        "log_param", "log_params", "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag",
+        "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "get_artifact_uri",
+        "download_artifacts", "search_runs",
+    }  # fmt: skip
+    assert set(loopml.__all__) == documented
+    for name in loopml.__all__:
+        assert hasattr(loopml, name)
+    readme = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    missing = [n for n in documented if n != "__version__" and f"`{n}" not in readme]
+    assert missing == []
+
+
+def test_every_error_has_status_and_exit_code() -> None:
+    classes = [getattr(errors, n) for n in errors.__all__]
+    for cls in classes:
+        assert issubclass(cls, errors.LoopmlError)
+        assert 400 <= cls.http_status < 600
+        assert cls.exit_code >= 1
+    assert errors.NotFound("x").to_dict() == {"error": {"code": "not_found", "message": "x", "details": {}}}
+    extra = errors.MissingExtra("postgres", module="psycopg")
+    assert "pip install 'loopml[postgres]'" in str(extra)
