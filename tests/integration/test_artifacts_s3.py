@@ -14,6 +14,8 @@ from loopml.artifacts import ArtifactStore
 from loopml.entities import FileInfo
 from loopml.errors import InvalidInput
 
+pytestmark = pytest.mark.s3
+
 
 def _contract() -> Any:
     """The shared suite from tests/unit/test_artifact_store.py, imported with assertion rewriting."""
@@ -23,9 +25,6 @@ def _contract() -> Any:
         return importlib.import_module("test_artifact_store").ArtifactStoreContract
     finally:
         sys.path.remove(unit_dir)
-
-
-pytestmark = pytest.mark.s3
 
 
 def s3_options(endpoint: str) -> dict[str, Any]:
@@ -76,15 +75,16 @@ def test_a_store_at_the_bucket_root(s3_bucket: str, s3_endpoint: str, tmp_path: 
     assert Path(store.download("exp", tmp_path)).joinpath("run", "x.txt").read_text() == "x"
 
 
+@pytest.mark.parametrize("key", ["d/../../escape.txt", "d/..%2f..%2fescape.txt"])
 def test_download_rejects_a_stored_key_that_climbs_out(
-    s3_bucket: str, s3_endpoint: str, tmp_path: Path
+    s3_bucket: str, s3_endpoint: str, tmp_path: Path, key: str
 ) -> None:
     import s3fs
 
     bucket = s3_bucket.removeprefix("s3://")
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True)
     fs.pipe_file(f"{bucket}/exp/run/artifacts/d/ok.txt", b"ok")
-    fs.pipe_file(f"{bucket}/exp/run/artifacts/d/..%2f..%2fescape.txt", b"bad")
+    fs.pipe_file(f"{bucket}/exp/run/artifacts/{key}", b"planted by someone else")
     store = ArtifactStore(f"{s3_bucket}/exp/run/artifacts", s3_options(s3_endpoint))
     with pytest.raises(InvalidInput, match="stored artifact path"):
         store.download("d", tmp_path / "dst")

@@ -91,7 +91,7 @@ class ArtifactStore:
             self._put_file(src, target, rel)
         return sorted(rel for _, _, rel in plan)
 
-    def log_bytes(self, data: bytes, artifact_file: str) -> str:
+    def log_bytes(self, data: bytes | bytearray | memoryview, artifact_file: str) -> str:
         """Store ``data`` as ``artifact_file``; return the relative path stored."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidInput(f"log_bytes needs bytes, got {type(data).__name__}", type=type(data).__name__)
