@@ -73,9 +73,7 @@ class InvalidFilter(InvalidInput):
         full = f"{message} at position {position}"
         if expected:
             full += f" (expected {expected})"
-        super().__init__(
-            f"{full}:\n{pointer}", filter=filter_string, position=position, expected=expected
-        )
+        super().__init__(f"{full}:\n{pointer}", filter=filter_string, position=position, expected=expected)
         self.position = position
         self.expected = expected
 

@@ -33,7 +33,11 @@ def test_params_metrics_tags_round_trip(client: Client, run_id: str) -> None:
     assert run.metrics == {"loss": 0.25}
     assert run.tags == {"note": "bye"}
     history = client.get_metric_history(run_id, "loss")
-    assert [(m.step, m.value, m.timestamp) for m in history] == [(0, 0.75, 5000), (1, 0.5, 1000), (2, 0.25, 900)]
+    assert [(m.step, m.value, m.timestamp) for m in history] == [
+        (0, 0.75, 5000),
+        (1, 0.5, 1000),
+        (2, 0.25, 900),
+    ]
     client.delete_tag(run_id, "note")
     assert client.get_run(run_id).tags == {}
     with pytest.raises(NotFound):
@@ -64,7 +68,15 @@ def test_param_change_is_a_conflict_naming_both_values(client: Client, run_id: s
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("", 1.0), ("a" * 251, 1.0), ("bad*key", 1.0), ("../up", 1.0), ("/abs", 1.0), ("ok", "1.0"), ("ok", True)],
+    [
+        ("", 1.0),
+        ("a" * 251, 1.0),
+        ("bad*key", 1.0),
+        ("../up", 1.0),
+        ("/abs", 1.0),
+        ("ok", "1.0"),
+        ("ok", True),
+    ],
 )
 def test_bad_metric_is_invalid_input_and_stores_nothing(
     client: Client, run_id: str, key: str, value: object

@@ -47,11 +47,15 @@ def names(runs: list) -> list[str]:
         ("", {"run-0", "run-1", "run-2", "run-3", "run-4", "run-5"}),
     ],
 )
-def test_filters(client: Client, experiment_id: str, populated: dict[str, str], flt: str, expected: set) -> None:
+def test_filters(
+    client: Client, experiment_id: str, populated: dict[str, str], flt: str, expected: set
+) -> None:
     assert set(names(client.search_runs([experiment_id], flt))) == expected
 
 
-def test_order_by_metric_puts_missing_values_last(client: Client, experiment_id: str, populated: dict) -> None:
+def test_order_by_metric_puts_missing_values_last(
+    client: Client, experiment_id: str, populated: dict
+) -> None:
     desc = names(client.search_runs([experiment_id], order_by=["metrics.accuracy DESC"]))
     assert desc == ["run-4", "run-3", "run-2", "run-1", "run-0", "run-5"]
     asc = names(client.search_runs([experiment_id], order_by=["metrics.accuracy ASC"]))

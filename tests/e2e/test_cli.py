@@ -155,6 +155,18 @@ def test_runs_list_shows_names_metrics_and_params(store: Store) -> None:
     assert "0.25" in out  # the latest value of loss
 
 
+def test_empty_store_says_so() -> None:
+    assert invoke("experiments", "list").stdout == "no active experiments\n"
+    assert invoke("runs", "list").stdout == "no runs\n"
+    assert json.loads(invoke("runs", "list", "--json").stdout) == []
+
+
+def test_runs_list_filter_matching_nothing(store: Store) -> None:
+    result = invoke("runs", "list", "--filter", "metrics.acc > 0.99")
+    assert result.exit_code == 0
+    assert result.stdout == "no runs match 'metrics.acc > 0.99'\n"
+
+
 def test_runs_list_without_experiment_searches_every_active_experiment(store: Store) -> None:
     out = invoke("runs", "list").stdout
     assert "4 run(s)" in out

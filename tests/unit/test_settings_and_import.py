@@ -45,14 +45,15 @@ def test_settings_validate_values(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("uri", ["mysql://x/y", "nonsense", "ftp://host/db"])
 def test_unsupported_tracking_uri(uri: str) -> None:
-    with pytest.raises(InvalidInput, match="tracking URI|SQL store"):
+    with pytest.raises(InvalidInput, match=r"tracking URI|SQL store"):
         Client(tracking_uri=uri)
 
 
 def test_import_is_cheap_and_does_no_work() -> None:
     code = (
         "import sys, time, json; t = time.perf_counter(); import loopml; dt = time.perf_counter() - t;"
-        "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic') if m in sys.modules];"
+        "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic')"
+        " if m in sys.modules];"
         "print(json.dumps({'s': dt, 'heavy': heavy}))"
     )
     out = json.loads(

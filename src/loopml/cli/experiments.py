@@ -35,7 +35,11 @@ def list_experiments(state: CliState, view: Literal["active", "deleted", "all"],
     if as_json:
         print_json([experiment_to_dict(e) for e in found])
         return
-    stdout_console().print(experiments_table(found, show_stage=view != "active"))
+    console = stdout_console()
+    if not found:
+        console.print(f"no {view} experiments" if view != "all" else "no experiments")
+        return
+    console.print(experiments_table(found, show_stage=view != "active"))
 
 
 @experiments.command("create")

@@ -91,6 +91,9 @@ def list_runs(
         print_json([run_to_dict(r) for r in found])
         return
     console = stdout_console()
+    if not found:
+        console.print("no runs" + (f" match {filter_string!r}" if filter_string else ""), markup=False)
+        return
     more = " (more match: raise --max-results)" if getattr(found, "token", None) else ""
     table = runs_table(found, order_by=order_by, title=f"{len(found)} run(s){more}", width=console.width)
     console.print(table)

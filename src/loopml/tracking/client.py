@@ -200,7 +200,9 @@ class Client:
     def log_metric(
         self, run_id: str, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
-        self.store.log_metric(run_id, Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0))
+        self.store.log_metric(
+            run_id, Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
+        )
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.store.set_tag(run_id, RunTag(key, str(value)))
@@ -216,7 +218,9 @@ class Client:
         tags: Iterable[RunTag] | Mapping[str, Any] = (),
     ) -> None:
         """Metrics, params and tags in one call and one transaction: all stored or none."""
-        param_list = [Param(k, str(v)) for k, v in params.items()] if isinstance(params, Mapping) else list(params)
+        param_list = (
+            [Param(k, str(v)) for k, v in params.items()] if isinstance(params, Mapping) else list(params)
+        )
         tag_list = [RunTag(k, str(v)) for k, v in tags.items()] if isinstance(tags, Mapping) else list(tags)
         self.store.log_batch(run_id, list(metrics), param_list, tag_list)
 
@@ -243,10 +247,14 @@ class Client:
 
         return ArtifactStore(self.get_run(run_id).info.artifact_uri)
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         self.artifact_store(run_id).log_file(local_path, artifact_path)
 
-    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         self.artifact_store(run_id).log_dir(local_dir, artifact_path)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:

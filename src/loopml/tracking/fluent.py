@@ -102,7 +102,9 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     return experiment
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None) -> str:
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
     return _client().create_experiment(name, artifact_location, tags)
 
 
@@ -203,7 +205,9 @@ def log_params(params: Mapping[str, Any]) -> None:
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
     """Log one metric point; durable when the call returns."""
     run = _ensure_run()
-    run.client.store.log_metric(run.run_id, Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0))
+    run.client.store.log_metric(
+        run.run_id, Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
+    )
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None) -> None:

@@ -19,12 +19,12 @@ class Prepared:
 
     __slots__ = ("_constants", "_order", "sql")
 
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         # Bound literals (e.g. a status compared to 'RUNNING') travel with the statement.
         self._constants = {k: v for k, v in compiled.params.items() if v is not None}
-        self._order = compiled.positiontup  # positional paramstyle (sqlite: qmark); None when named
+        self._order = getattr(compiled, "positiontup", None)  # positional (sqlite: qmark); None when named
 
     def _args(self, params: Mapping[str, Any]) -> Any:
         merged = {**self._constants, **params} if self._constants else params

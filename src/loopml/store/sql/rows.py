@@ -65,7 +65,11 @@ def load_runs(conn: sa.Connection, run_rows: Sequence[Any]) -> list[Run]:
     return [
         Run(
             run_info_from_row(row),
-            RunData(metrics=metrics.get(row.run_id, {}), params=params.get(row.run_id, {}), tags=tags.get(row.run_id, {})),
+            RunData(
+                metrics=metrics.get(row.run_id, {}),
+                params=params.get(row.run_id, {}),
+                tags=tags.get(row.run_id, {}),
+            ),
         )
         for row in run_rows
     ]

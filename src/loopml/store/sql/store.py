@@ -74,8 +74,13 @@ class SqlStore:
         self._raw_writer: Any = None
         self._raw_cursor: Any = None
         self._dbapi_error: type[Exception] = self._writer.dialect.loaded_dbapi.Error
-        with self._errors("opening the store"):
-            ensure_schema(self._writer, self.uri, auto_upgrade=self._auto_upgrade)
+        try:
+            with self._errors("opening the store"):
+                ensure_schema(self._writer, self.uri, auto_upgrade=self._auto_upgrade)
+        except BaseException:
+            self._reader.dispose()
+            self._writer.dispose()
+            raise
         dialect = self._writer.dialect
         self._insert = sqlite.insert if self._sqlite else postgresql.insert
         self._insert_metric = Prepared(rd.writable_metric_insert(), dialect)
@@ -210,14 +215,18 @@ class SqlStore:
             ).first()
             if row is None:
                 raise NotFound(f"no experiment with id {experiment_id!r}", experiment_id=experiment_id)
-            return rows.experiment_from_row(row, rows.experiment_tags(conn, [row.experiment_id])[row.experiment_id])
+            return rows.experiment_from_row(
+                row, rows.experiment_tags(conn, [row.experiment_id])[row.experiment_id]
+            )
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._read("reading an experiment") as conn:
             row = conn.execute(sa.select(t.experiments).where(t.experiments.c.name == name)).first()
             if row is None:
                 return None
-            return rows.experiment_from_row(row, rows.experiment_tags(conn, [row.experiment_id])[row.experiment_id])
+            return rows.experiment_from_row(
+                row, rows.experiment_tags(conn, [row.experiment_id])[row.experiment_id]
+            )
 
     def search_experiments(self, view: ViewType = "active") -> list[Experiment]:
         stages = _stages(view)
@@ -248,16 +257,26 @@ class SqlStore:
         self._update_experiment(experiment_id, "renaming an experiment", name=new_name)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._update_experiment(experiment_id, "deleting an experiment", lifecycle_stage=LifecycleStage.DELETED.value)
+        self._update_experiment(
+            experiment_id, "deleting an experiment", lifecycle_stage=LifecycleStage.DELETED.value
+        )
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._update_experiment(experiment_id, "restoring an experiment", lifecycle_stage=LifecycleStage.ACTIVE.value)
+        self._update_experiment(
+            experiment_id, "restoring an experiment", lifecycle_stage=LifecycleStage.ACTIVE.value
+        )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        row = {"experiment_id": experiment_id, "key": v.check_key(key, "tag key"), "value": v.tag_value(key, value)}
+        row = {
+            "experiment_id": experiment_id,
+            "key": v.check_key(key, "tag key"),
+            "value": v.tag_value(key, value),
+        }
         self.get_experiment(experiment_id)
         stmt = self._insert(t.experiment_tags)
-        stmt = stmt.on_conflict_do_update(index_elements=["experiment_id", "key"], set_={"value": stmt.excluded.value})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["experiment_id", "key"], set_={"value": stmt.excluded.value}
+        )
         with self._write("tagging an experiment") as conn:
             conn.execute(stmt, row)
 
