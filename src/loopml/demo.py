@@ -95,19 +95,22 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
     home = Path(home if home is not None else DEFAULT_HOME).resolve()
     started = time.perf_counter()
     client, experiment_id = open_demo_store(home)
-    data = load_dataset()
-    batch = uuid.uuid4().hex[:12]
-    console.print(f"[bold]loopml demo[/] - {len(candidate_models())} models on the {data.name} dataset")
-    train_models(client, experiment_id, data, batch, console=console)
-    ranking = rank_runs(client, experiment_id, batch)
-    result = DemoResult(
-        home=home,
-        tracking_uri=client.tracking_uri,
-        artifact_root=client.artifact_root,
-        experiment_id=experiment_id,
-        batch=batch,
-        ranking=tuple(ranking),
-    )
+    try:
+        data = load_dataset()
+        candidates = candidate_models()
+        batch = uuid.uuid4().hex[:12]
+        console.print(f"[bold]loopml demo[/] - {len(candidates)} models on the {data.name} dataset")
+        train_models(client, experiment_id, candidates, data, batch, console=console)
+        result = DemoResult(
+            home=home,
+            tracking_uri=client.tracking_uri,
+            artifact_root=client.artifact_root,
+            experiment_id=experiment_id,
+            batch=batch,
+            ranking=tuple(rank_runs(client, experiment_id, batch)),
+        )
+    finally:
+        client.close()
     print_summary(result, console, elapsed=time.perf_counter() - started)
     return result
 
@@ -207,12 +210,18 @@ def candidate_models(seed: int = SEED) -> list[Candidate]:
 
 
 def train_models(
-    client: Client, experiment_id: str, data: DemoData, batch: str, *, console: Console
+    client: Client,
+    experiment_id: str,
+    candidates: Sequence[Candidate],
+    data: DemoData,
+    batch: str,
+    *,
+    console: Console,
 ) -> list[str]:
     """One tracked run per candidate; returns the run ids in training order."""
     run_ids = []
     with fluent_store(client.tracking_uri, experiment_id):
-        for candidate in candidate_models():
+        for candidate in candidates:
             started = time.perf_counter()
             run_id, accuracy = train_one(candidate, data, batch)
             run_ids.append(run_id)
