@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -39,13 +41,14 @@ def upgrade_connection(connection: sa.Connection) -> None:
 
 def upgrade(uri: str) -> tuple[str | None, str]:
     """Upgrade the database at ``uri`` to the newest schema; returns (from, to) revisions."""
-    _reader, writer = create_engines(uri)
+    reader, writer = create_engines(uri)
     try:
-        with writer.begin() as conn:
+        with _store_errors(uri, "upgrading the schema"), writer.begin() as conn:
             before = revision_of(conn)
             upgrade_connection(conn)
             after = revision_of(conn)
     finally:
+        reader.dispose()
         writer.dispose()
     if after is None:  # pragma: no cover - alembic always stamps
         raise StoreError(f"the upgrade of {uri} left no schema revision")
@@ -53,12 +56,13 @@ def upgrade(uri: str) -> tuple[str | None, str]:
 
 
 def current_revision(uri: str) -> str | None:
-    reader, _writer = create_engines(uri)
+    reader, writer = create_engines(uri)
     try:
-        with reader.connect() as conn:
+        with _store_errors(uri, "reading the schema revision"), reader.connect() as conn:
             return revision_of(conn)
     finally:
         reader.dispose()
+        writer.dispose()
 
 
 def ensure_schema(writer: sa.Engine, uri: str, *, auto_upgrade: bool) -> None:
@@ -79,6 +83,14 @@ def ensure_schema(writer: sa.Engine, uri: str, *, auto_upgrade: bool) -> None:
         # Another process may have upgraded it while we waited for the write lock.
         if revision_of(conn) != SCHEMA_REVISION:
             upgrade_connection(conn)
+
+
+@contextmanager
+def _store_errors(uri: str, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"the store at {_redact(uri)} failed while {doing}: {exc}") from exc
 
 
 def _redact(uri: str) -> str:
