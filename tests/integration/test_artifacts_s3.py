@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +14,8 @@ from loopml.errors import InvalidInput
 pytestmark = pytest.mark.s3
 
 
-def _contract() -> Any:
-    """The shared suite from tests/unit/test_artifact_store.py, imported with assertion rewriting."""
-    unit_dir = str(Path(__file__).resolve().parents[1] / "unit")
-    sys.path.insert(0, unit_dir)
-    try:
-        return importlib.import_module("test_artifact_store").ArtifactStoreContract
-    finally:
-        sys.path.remove(unit_dir)
-
-
 def s3_options(endpoint: str) -> dict[str, Any]:
     return {"client_kwargs": {"endpoint_url": endpoint}, "skip_instance_cache": True}
-
-
-@pytest.fixture(scope="module")
-def shared_bucket(s3_endpoint: str) -> str:
-    """One bucket for the contract suite (creating a bucket per test costs a second each)."""
-    import s3fs
-
-    name = f"contract-{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True).mkdir(name)
-    return name
-
-
-class TestS3Store(_contract()):  # type: ignore[misc]
-    @pytest.fixture
-    def store(self, shared_bucket: str, s3_endpoint: str) -> ArtifactStore:
-        # A fresh prefix per test. The s3fs instance is fsspec's cached one (a new client costs a
-        # second); ArtifactStore invalidates listing caches itself, see the test with two stores.
-        root = f"s3://{shared_bucket}/{uuid.uuid4().hex[:12]}/exp/run/artifacts"
-        return ArtifactStore(root, {"client_kwargs": {"endpoint_url": s3_endpoint}})
 
 
 def test_the_endpoint_can_come_from_the_environment(s3_bucket: str) -> None:

@@ -22,6 +22,13 @@ def _run_fk() -> sa.ForeignKey:
 
 
 def upgrade() -> None:
+    _experiments()
+    _runs()
+    _params_and_tags()
+    _metrics()
+
+
+def _experiments() -> None:
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.String(32), primary_key=True),
@@ -44,6 +51,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(250), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
+
+
+def _runs() -> None:
     op.create_table(
         "runs",
         sa.Column("run_id", sa.String(32), primary_key=True),
@@ -66,6 +76,9 @@ def upgrade() -> None:
     op.create_index("ix_runs_experiment_start", "runs", ["experiment_id", "lifecycle_stage", "start_time"])
     for column in ("name", "status", "start_time", "end_time", "user_id", "parent_run_id"):
         op.create_index(f"ix_runs_{column}", "runs", [column])
+
+
+def _params_and_tags() -> None:
     op.create_table(
         "params",
         sa.Column("run_id", sa.String(32), _run_fk(), primary_key=True),
@@ -80,6 +93,9 @@ def upgrade() -> None:
         sa.Column("value", sa.String(8000), nullable=False),
     )
     op.create_index("ix_tags_key_value", "tags", ["key", "value"])
+
+
+def _metrics() -> None:
     op.create_table(
         "metrics",
         sa.Column("id", _row_id, primary_key=True, autoincrement=True),
