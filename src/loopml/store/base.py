@@ -27,7 +27,7 @@ class Store(Protocol):
     def restore_experiment(self, experiment_id: str) -> None: ...
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
 
-    # runs
+    # runs (artifact_uri None: <experiment artifact location>/<run_id>/artifacts)
     def create_run(
         self,
         *,
@@ -35,7 +35,7 @@ class Store(Protocol):
         experiment_id: str,
         run_name: str,
         start_time: int,
-        artifact_uri: str,
+        artifact_uri: str | None = None,
         user_id: str = "",
         source: str = "",
         parent_run_id: str | None = None,

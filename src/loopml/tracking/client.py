@@ -81,6 +81,7 @@ class Client:
         self.tracking_uri = tracking_uri or self.settings.resolved_tracking_uri
         self.artifact_root = artifact_root or default_artifact_root(self.settings, self.tracking_uri)
         self.store: Store = open_store(self.tracking_uri, busy_timeout_s=self.settings.sqlite_busy_timeout_s)
+        self._default_ready = False
 
     def __repr__(self) -> str:
         return f"Client(tracking_uri={self.tracking_uri!r}, artifact_root={self.artifact_root!r})"
@@ -156,21 +157,24 @@ class Client:
     ) -> Run:
         """Start a RUNNING run in the experiment (the default one when None)."""
         if experiment_id is None:
-            experiment = self.default_experiment()
-        else:
-            experiment = self.get_experiment(str(experiment_id))
-        run_id = uuid.uuid4().hex
+            experiment_id = self.default_experiment_id()
         return self.store.create_run(
-            run_id=run_id,
-            experiment_id=experiment.experiment_id,
+            run_id=uuid.uuid4().hex,
+            experiment_id=str(experiment_id),
             run_name=run_name or generate_run_name(),
             start_time=now_ms() if start_time is None else start_time,
-            artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
             user_id=_user(),
             source=_source(),
             parent_run_id=parent_run_id,
             tags={k: str(v) for k, v in (tags or {}).items()},
         )
+
+    def default_experiment_id(self) -> str:
+        """The id of the default experiment, created on first use ("0")."""
+        if not self._default_ready:
+            self.default_experiment()
+            self._default_ready = True
+        return DEFAULT_EXPERIMENT_ID
 
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(run_id)

@@ -123,7 +123,7 @@ def _current_experiment_id(client: Client) -> str:
     name = os.environ.get("LOOPML_EXPERIMENT_NAME")
     if name:
         return client.get_or_create_experiment(name).experiment_id
-    return client.default_experiment().experiment_id
+    return client.default_experiment_id()
 
 
 def start_run(

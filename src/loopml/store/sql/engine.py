@@ -62,6 +62,10 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float, *, begin: str) -> sa.Engi
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable once committed, unless the OS dies
+        # Checkpoint every ~40 MB of WAL instead of 4 MB: fewer fsyncs on the logging path;
+        # the WAL file is truncated back to 64 MB at most after a checkpoint.
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
+        cur.execute("PRAGMA journal_size_limit=67108864")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA case_sensitive_like=ON")

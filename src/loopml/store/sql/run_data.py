@@ -6,12 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from ...entities import Metric, Param, RunTag
 from ...errors import Conflict, InvalidInput
 from .. import validation as v
-from . import schema as t
+from .statements import Statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,63 +61,30 @@ def validate_batch(
     return Batch(rows, list(latest.values()), param_values, tag_values)
 
 
-def insert_params(conn: sa.Connection, dialect_insert: Any, run_id: str, params: dict[str, str]) -> None:
-    """Insert params; one already logged with another value is a Conflict naming both values."""
-    if not params:
-        return
-    existing = dict(
-        conn.execute(
-            sa.select(t.params.c.key, t.params.c.value).where(
-                t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
-            )
-        ).all()
-    )
-    for key, value in params.items():
-        if key in existing and existing[key] != value:
-            raise Conflict(
-                f"param {key!r} of run {run_id} was logged as {existing[key]!r}; "
-                f"it cannot be changed to {value!r} (params are immutable: log a new run or a metric)",
-                key=key,
-                old_value=existing[key],
-                new_value=value,
-            )
-    new = [{"run_id": run_id, "key": k, "value": val} for k, val in params.items() if k not in existing]
-    if new:
-        conn.execute(dialect_insert(t.params).on_conflict_do_nothing(), new)
+def write_batch(cursor: Any, sql: Statements, run_id: str, batch: Batch) -> None:
+    """Write a validated batch inside the caller's transaction.
 
-
-def upsert_tags(conn: sa.Connection, dialect_insert: Any, run_id: str, tags: dict[str, str]) -> None:
-    if not tags:
-        return
-    stmt = dialect_insert(t.tags)
-    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": stmt.excluded.value})
-    conn.execute(stmt, [{"run_id": run_id, "key": k, "value": val} for k, val in tags.items()])
-
-
-def latest_metric_upsert(dialect_insert: Any) -> Any:
-    """Insert-or-update of a latest value that only moves forward in (step, timestamp)."""
-    stmt = dialect_insert(t.latest_metrics)
-    new, old = stmt.excluded, t.latest_metrics.c
-    return stmt.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"value": new.value, "is_nan": new.is_nan, "step": new.step, "timestamp": new.timestamp},
-        where=(new.step > old.step) | ((new.step == old.step) & (new.timestamp >= old.timestamp)),
-    )
-
-
-_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
-
-
-def metric_insert() -> Any:
-    return sa.insert(t.metrics).inline().values({n: sa.bindparam(n) for n in _METRIC_COLUMNS})
-
-
-def writable_metric_insert() -> Any:
-    """Insert one history point only if its run exists, is active and is RUNNING (rowcount says)."""
-    m, r = t.metrics.c, t.runs.c
-    source = sa.select(*(sa.bindparam(n, type_=getattr(m, n).type) for n in _METRIC_COLUMNS)).where(
-        sa.exists().where(
-            r.run_id == sa.bindparam("run_id"), r.status == "RUNNING", r.lifecycle_stage == "active"
+    A param already logged with another value is a Conflict naming both values; the caller's
+    transaction then rolls back, so nothing of the batch is kept.
+    """
+    if batch.params:
+        existing = dict(sql.run_params.fetchall(cursor, {"run_id": run_id}))
+        for key, value in batch.params.items():
+            if key in existing and existing[key] != value:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} was logged as {existing[key]!r}; "
+                    f"it cannot be changed to {value!r} (params are immutable: log a new run or a metric)",
+                    key=key,
+                    old_value=existing[key],
+                    new_value=value,
+                )
+        new = [{"run_id": run_id, "key": k, "value": v} for k, v in batch.params.items() if k not in existing]
+        if new:
+            sql.insert_param.executemany(cursor, new)
+    if batch.tags:
+        sql.upsert_tag.executemany(
+            cursor, [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
         )
-    )
-    return sa.insert(t.metrics).from_select(list(_METRIC_COLUMNS), source)
+    if batch.metrics:
+        sql.insert_metric.executemany(cursor, batch.metrics)
+        sql.upsert_latest.executemany(cursor, batch.latest)

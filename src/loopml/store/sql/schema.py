@@ -64,12 +64,11 @@ runs = sa.Table(
     sa.Column("user_id", sa.String(256), nullable=False),
     sa.Column("source", sa.String(1024), nullable=False),
     sa.Column("parent_run_id", sa.String(ID_LENGTH), nullable=True),
+    # Searches are scoped to experiments: this index serves the experiment filter, the lifecycle
+    # filter and the default order; other attribute filters scan the experiment's runs through it.
+    # Each further index costs every run insert and update a page write (see docs/architecture.md).
     sa.Index("ix_runs_experiment_start", "experiment_id", "lifecycle_stage", "start_time"),
     sa.Index("ix_runs_name", "name"),
-    sa.Index("ix_runs_status", "status"),
-    sa.Index("ix_runs_start_time", "start_time"),
-    sa.Index("ix_runs_end_time", "end_time"),
-    sa.Index("ix_runs_user_id", "user_id"),
     sa.Index("ix_runs_parent_run_id", "parent_run_id"),
 )
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from ...entities import (
     PagedList,
     Param,
     Run,
+    RunData,
     RunStatus,
     RunTag,
 )
@@ -31,7 +33,7 @@ from . import run_data as rd
 from . import schema as t
 from .engine import create_engines, is_sqlite, sqlalchemy_url
 from .migration import ensure_schema
-from .prepared import Prepared
+from .statements import Statements
 
 MAX_PAGE = 50_000
 _VIEWS: dict[str, tuple[str, ...]] = {
@@ -81,18 +83,8 @@ class SqlStore:
             self._reader.dispose()
             self._writer.dispose()
             raise
-        dialect = self._writer.dialect
+        self._sql = Statements(self._writer.dialect)
         self._insert = sqlite.insert if self._sqlite else postgresql.insert
-        self._insert_metric = Prepared(rd.writable_metric_insert(), dialect)
-        self._upsert_latest = Prepared(rd.latest_metric_upsert(self._insert), dialect)
-        self._insert_metric_plain = Prepared(rd.metric_insert(), dialect)
-        m = t.metrics.c
-        history = (
-            sa.select(m.value, m.is_nan, m.step, m.timestamp)
-            .where(m.run_id == sa.bindparam("run_id"), m.key == sa.bindparam("key"))
-            .order_by(m.step, m.timestamp, m.id)
-        )
-        self._history = Prepared(history, self._reader.dialect)
 
     def close(self) -> None:
         if self._raw_writer is not None:
@@ -289,18 +281,15 @@ class SqlStore:
         experiment_id: str,
         run_name: str,
         start_time: int,
-        artifact_uri: str,
+        artifact_uri: str | None = None,
         user_id: str = "",
         source: str = "",
         parent_run_id: str | None = None,
         tags: dict[str, str] | None = None,
     ) -> Run:
         v.check_name(run_name, "run name")
-        tag_rows = [
-            {"run_id": run_id, "key": v.check_key(k, "tag key"), "value": v.tag_value(k, val)}
-            for k, val in (tags or {}).items()
-        ]
-        row = {
+        tag_values = {v.check_key(k, "tag key"): v.tag_value(k, val) for k, val in (tags or {}).items()}
+        row: dict[str, Any] = {
             "run_id": run_id,
             "experiment_id": experiment_id,
             "name": run_name,
@@ -313,39 +302,40 @@ class SqlStore:
             "source": source,
             "parent_run_id": parent_run_id,
         }
-        with self._write("creating a run") as conn:
-            self._check_experiment_active(conn, experiment_id)
+        with self._raw_write("creating a run") as cursor:
+            location = self._active_experiment_location(cursor, experiment_id)
+            if artifact_uri is None:
+                row["artifact_uri"] = f"{location.rstrip('/')}/{run_id}/artifacts"
             if parent_run_id is not None:
-                self._run_state(conn, parent_run_id)
-            if conn.execute(sa.select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)).first():
+                self._run_state(cursor, parent_run_id)
+            if self._sql.run_state.fetchall(cursor, {"run_id": run_id}):
                 raise AlreadyExists(f"a run with id {run_id!r} already exists", run_id=run_id)
-            conn.execute(t.runs.insert(), row)
-            if tag_rows:
-                conn.execute(t.tags.insert(), tag_rows)
-        return self.get_run(run_id)
+            self._sql.insert_run.execute(cursor, row)
+            if tag_values:
+                tag_rows = [{"run_id": run_id, "key": k, "value": val} for k, val in tag_values.items()]
+                self._sql.upsert_tag.executemany(cursor, tag_rows)
+        return Run(rows.run_info_from_row(SimpleNamespace(**row)), RunData(tags=tag_values))
 
-    def _check_experiment_active(self, conn: sa.Connection, experiment_id: str) -> None:
-        stage = conn.execute(
-            sa.select(t.experiments.c.lifecycle_stage).where(t.experiments.c.experiment_id == experiment_id)
-        ).scalar()
-        if stage is None:
+    def _active_experiment_location(self, cursor: Any, experiment_id: str) -> str:
+        found = self._sql.experiment_for_run.fetchall(cursor, {"experiment_id": experiment_id})
+        if not found:
             raise NotFound(f"no experiment with id {experiment_id!r}", experiment_id=experiment_id)
+        stage, location = found[0]
         if stage != LifecycleStage.ACTIVE:
             raise Conflict(
                 f"experiment {experiment_id!r} is deleted; restore it before adding runs",
                 experiment_id=experiment_id,
             )
+        return str(location)
 
-    def _run_state(self, conn: sa.Connection, run_id: str) -> tuple[str, str]:
-        row = conn.execute(
-            sa.select(t.runs.c.status, t.runs.c.lifecycle_stage).where(t.runs.c.run_id == run_id)
-        ).first()
-        if row is None:
+    def _run_state(self, cursor: Any, run_id: str) -> tuple[str, str]:
+        found = self._sql.run_state.fetchall(cursor, {"run_id": run_id})
+        if not found:
             raise NotFound(f"no run with id {run_id!r}", run_id=run_id)
-        return row.status, row.lifecycle_stage
+        return found[0][0], found[0][1]
 
-    def _check_writable(self, conn: sa.Connection, run_id: str, *, running: bool = True) -> None:
-        status, stage = self._run_state(conn, run_id)
+    def _check_writable(self, cursor: Any, run_id: str, *, running: bool = True) -> None:
+        status, stage = self._run_state(cursor, run_id)
         if stage != LifecycleStage.ACTIVE:
             raise Conflict(f"run {run_id} is deleted; restore it before writing to it", run_id=run_id)
         if running and status != RunStatus.RUNNING:
@@ -364,59 +354,63 @@ class SqlStore:
 
     def set_terminated(self, run_id: str, status: RunStatus, end_time: int) -> None:
         status = RunStatus(status)
-        with self._write("ending a run") as conn:
-            self._run_state(conn, run_id)
-            conn.execute(
-                t.runs.update()
-                .where(t.runs.c.run_id == run_id)
-                .values(status=status.value, end_time=None if status == RunStatus.RUNNING else end_time)
-            )
+        values = {
+            "run_id": run_id,
+            "status": status.value,
+            "end_time": None if status == RunStatus.RUNNING else v.integer("end_time", end_time),
+        }
+        with self._raw_write("ending a run") as cursor:
+            if self._sql.set_status.execute(cursor, values) == 0:
+                raise NotFound(f"no run with id {run_id!r}", run_id=run_id)
+
+    def _update_run(self, run_id: str, doing: str, **values: Any) -> None:
+        with self._write(doing) as conn:
+            if conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(**values)).rowcount == 0:
+                raise NotFound(f"no run with id {run_id!r}", run_id=run_id)
 
     def rename_run(self, run_id: str, run_name: str) -> None:
-        v.check_name(run_name, "run name")
-        with self._write("renaming a run") as conn:
-            self._run_state(conn, run_id)
-            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(name=run_name))
-
-    def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
-        with self._write(f"setting a run {stage.value}") as conn:
-            self._run_state(conn, run_id)
-            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(lifecycle_stage=stage.value))
+        self._update_run(run_id, "renaming a run", name=v.check_name(run_name, "run name"))
 
     def delete_run(self, run_id: str) -> None:
-        self._set_run_stage(run_id, LifecycleStage.DELETED)
+        self._update_run(run_id, "deleting a run", lifecycle_stage=LifecycleStage.DELETED.value)
 
     def restore_run(self, run_id: str) -> None:
-        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+        self._update_run(run_id, "restoring a run", lifecycle_stage=LifecycleStage.ACTIVE.value)
 
     # ---- run data ---------------------------------------------------------------------------
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         row = rd.metric_row(run_id, metric)
         with self._raw_write("logging a metric") as cursor:
-            inserted = self._insert_metric.execute(cursor, row)
-            if inserted:
-                self._upsert_latest.execute(cursor, row)
-        if not inserted:  # the run is unknown, deleted or not RUNNING: say which
-            with self._read("checking a run") as conn:
-                self._check_writable(conn, run_id)
-            raise StoreError(f"metric {row['key']!r} of run {run_id} was not stored; try again")
+            if self._sql.insert_metric_if_writable.execute(cursor, row):
+                self._sql.upsert_latest.execute(cursor, row)
+            else:  # the run is unknown, deleted or not RUNNING: say which
+                self._check_writable(cursor, run_id)
+                raise StoreError(f"metric {row['key']!r} of run {run_id} was not stored; try again")
 
     def log_param(self, run_id: str, param: Param) -> None:
         self.log_batch(run_id, params=[param])
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
-        tags = {v.check_key(tag.key, "tag key"): v.tag_value(tag.key, tag.value)}
-        with self._write("setting a tag") as conn:
-            self._check_writable(conn, run_id, running=False)
-            rd.upsert_tags(conn, self._insert, run_id, tags)
+        batch = rd.validate_batch(run_id, (), (), [tag])
+        with self._raw_write("setting a tag") as cursor:
+            self._check_writable(cursor, run_id, running=False)
+            rd.write_batch(cursor, self._sql, run_id, batch)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write("deleting a tag") as conn:
-            self._check_writable(conn, run_id, running=False)
             result = conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
             if result.rowcount == 0:
+                self._get_run_row(conn, run_id)
                 raise NotFound(f"run {run_id} has no tag {key!r}", run_id=run_id, key=key)
+
+    def _get_run_row(self, conn: sa.Connection, run_id: str) -> Any:
+        row = conn.execute(sa.select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}", run_id=run_id)
+        if row.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise Conflict(f"run {run_id} is deleted; restore it before writing to it", run_id=run_id)
+        return row
 
     def log_batch(
         self,
@@ -426,28 +420,19 @@ class SqlStore:
         tags: Sequence[RunTag] = (),
     ) -> None:
         batch = rd.validate_batch(run_id, metrics, params, tags)
-        with self._write("logging a batch") as conn:
-            self._check_writable(conn, run_id)
-            rd.insert_params(conn, self._insert, run_id, batch.params)
-            rd.upsert_tags(conn, self._insert, run_id, batch.tags)
-            if batch.metrics:
-                cursor = conn.connection.cursor()
-                try:
-                    self._insert_metric_plain.executemany(cursor, batch.metrics)
-                    for row in batch.latest:
-                        self._upsert_latest.execute(cursor, row)
-                finally:
-                    cursor.close()
+        with self._raw_write("logging a batch") as cursor:
+            self._check_writable(cursor, run_id)
+            rd.write_batch(cursor, self._sql, run_id, batch)
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         with self._read("reading a metric history") as conn:
             cursor = conn.connection.cursor()
             try:
-                found = self._history.fetchall(cursor, {"run_id": run_id, "key": key})
+                found = self._sql.history.fetchall(cursor, {"run_id": run_id, "key": key})
+                if not found:
+                    self._run_state(cursor, run_id)  # NotFound for an unknown run; [] for an unknown key
             finally:
                 cursor.close()
-            if not found:
-                self._run_state(conn, run_id)  # NotFound for an unknown run; [] for an unknown key
         nan = float("nan")
         return MetricHistory(
             key,

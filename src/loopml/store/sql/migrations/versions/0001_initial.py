@@ -74,7 +74,7 @@ def _runs() -> None:
         sa.Column("parent_run_id", sa.String(32), nullable=True),
     )
     op.create_index("ix_runs_experiment_start", "runs", ["experiment_id", "lifecycle_stage", "start_time"])
-    for column in ("name", "status", "start_time", "end_time", "user_id", "parent_run_id"):
+    for column in ("name", "parent_run_id"):
         op.create_index(f"ix_runs_{column}", "runs", [column])
 
 
