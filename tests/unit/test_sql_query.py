@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from loopml.store.filter import And, Comparison, Expr, Field, Or, parse_filter, parse_order_by
 from loopml.store.sql import schema
-from loopml.store.sql.query import search_runs_query
+from loopml.store.sql.query import fetch_run_rows, search_runs_query
 
 NAN = math.nan
 INF = math.inf
@@ -148,11 +148,12 @@ def search(
     offset: int = 0,
     limit: int = 100,
 ) -> list[str]:
-    query = search_runs_query(
-        experiment_ids, parse_filter(filter_string), parse_order_by(order_by), stages, offset, limit
-    )
+    args = (experiment_ids, parse_filter(filter_string), parse_order_by(order_by), stages, offset, limit)
     with engine.connect() as conn:
-        return [row.run_id for row in conn.execute(query)]
+        single = [row.run_id for row in conn.execute(search_runs_query(*args))]
+        paged = [row.run_id for row in fetch_run_rows(conn, *args)]
+    assert paged == single, "the segmented search must agree with the single statement"
+    return paged
 
 
 # Default order: start_time DESC, then run_id ASC (r3 and r4 both start at 3000).

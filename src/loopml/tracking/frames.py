@@ -27,7 +27,10 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         data: dict[str, list[Any]] = {}
         for i, run in enumerate(runs):
             for key, value in getattr(run.data, attr).items():
-                data.setdefault(key, [None] * n)[i] = value
+                column = data.get(key)
+                if column is None:
+                    column = data[key] = [None] * n
+                column[i] = value
         for key in sorted(data):
             columns[f"{prefix}.{key}"] = data[key]
     frame = pd.DataFrame(columns)

@@ -66,6 +66,8 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float, *, begin: str) -> sa.Engi
         # the WAL file is truncated back to 64 MB at most after a checkpoint.
         cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.execute("PRAGMA journal_size_limit=67108864")
+        cur.execute("PRAGMA mmap_size=268435456")  # reads of large stores come from the page cache
+        cur.execute("PRAGMA cache_size=-32768")  # 32 MB per connection
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA case_sensitive_like=ON")

@@ -12,6 +12,8 @@ from ...entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunSt
 from . import schema as t
 
 CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+_STATUS = {s.value: s for s in RunStatus}  # a dict lookup is ~20x cheaper than calling the Enum
+_STAGE = {s.value: s for s in LifecycleStage}
 
 
 def experiment_from_row(row: Any, tags: dict[str, str]) -> Experiment:
@@ -31,10 +33,10 @@ def run_info_from_row(row: Any) -> RunInfo:
         run_id=row.run_id,
         experiment_id=row.experiment_id,
         run_name=row.name,
-        status=RunStatus(row.status),
+        status=_STATUS[row.status],
         start_time=row.start_time,
         end_time=row.end_time,
-        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+        lifecycle_stage=_STAGE[row.lifecycle_stage],
         artifact_uri=row.artifact_uri,
         user_id=row.user_id,
         source=row.source,
@@ -60,7 +62,7 @@ def load_runs(conn: sa.Connection, run_rows: Sequence[Any]) -> list[Run]:
     lm = t.latest_metrics.c
     for chunk in _chunks(ids):
         query = sa.select(lm.run_id, lm.key, lm.value, lm.is_nan).where(lm.run_id.in_(chunk))
-        for run_id, key, value, is_nan in conn.execute(query):
+        for run_id, key, value, is_nan in conn.execute(query).all():
             metrics[run_id][key] = float("nan") if is_nan else value
     return [
         Run(
@@ -79,7 +81,7 @@ def _key_values(conn: sa.Connection, table: sa.Table, ids: Sequence[str]) -> dic
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(ids):
         query = sa.select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
-        for run_id, key, value in conn.execute(query):
+        for run_id, key, value in conn.execute(query).all():
             out[run_id][key] = value
     return out
 

@@ -452,18 +452,16 @@ class SqlStore:
     ) -> PagedList[Run]:
         from ..filter import parse_filter, parse_order_by
         from ..paging import decode_page_token, encode_page_token
-        from .query import search_runs_query
+        from .query import fetch_run_rows
 
         if not 1 <= v.integer("max_results", max_results) <= MAX_PAGE:
             raise InvalidInput(f"max_results must be between 1 and {MAX_PAGE}, got {max_results}")
         expr = parse_filter(filter_string)
         keys = parse_order_by(order_by)
         offset = decode_page_token(page_token)
-        query = search_runs_query(
-            [str(e) for e in experiment_ids], expr, keys, _stages(view), offset, max_results + 1
-        )
+        ids = [str(e) for e in experiment_ids]
         with self._read("searching runs") as conn:
-            found = conn.execute(query).all()
+            found = fetch_run_rows(conn, ids, expr, keys, _stages(view), offset, max_results + 1)
             more = len(found) > max_results
             page = rows.load_runs(conn, found[:max_results])
         return PagedList(page, encode_page_token(offset + max_results) if more else None)
