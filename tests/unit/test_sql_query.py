@@ -103,8 +103,7 @@ def _create(engine: sa.Engine) -> None:
                 {
                     "run_id": r,
                     "key": k,
-                    "value": 0.0 if math.isnan(v) else v,
-                    "is_nan": math.isnan(v),
+                    "value": None if math.isnan(v) else v,
                     "step": 0,
                     "timestamp": 0,
                 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 import operator
 import re
@@ -101,8 +100,3 @@ def tag_value(key: str, value: Any) -> str:
             f"tag {key!r} value is {len(text)} characters long; the limit is {MAX_TAG_VALUE_LENGTH}", key=key
         )
     return text
-
-
-def split_nan(value: float) -> tuple[float, bool]:
-    """(stored value, is_nan): NaN is stored as 0 with a flag, because SQLite cannot hold NaN."""
-    return (0.0, True) if math.isnan(value) else (value, False)

@@ -44,7 +44,8 @@ def create_engines(uri: str, *, busy_timeout_s: float = 60.0) -> tuple[sa.Engine
     """
     url = sqlalchemy_url(uri)
     if not is_sqlite(url):
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # Positional parameters (%s) on every dialect: prepared statements take plain tuples.
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, paramstyle="format")
         return engine, engine
     if url.database in (None, "", ":memory:"):
         raise InvalidInput("an in-memory SQLite store cannot be shared; give a file: sqlite:///path.db")

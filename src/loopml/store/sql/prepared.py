@@ -26,18 +26,25 @@ class Prepared:
         self._constants = {k: v for k, v in compiled.params.items() if v is not None}
         self._order = getattr(compiled, "positiontup", None)  # positional (sqlite: qmark); None when named
 
-    def _args(self, params: Mapping[str, Any]) -> Any:
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameter names in the order the SQL takes them."""
+        return tuple(self._order or ())
+
+    def _args(self, params: Mapping[str, Any] | tuple[Any, ...]) -> Any:
+        if isinstance(params, tuple):  # already in the order of ``parameters``
+            return params
         merged = {**self._constants, **params} if self._constants else params
         if self._order is None:
             return merged
         return tuple(map(merged.__getitem__, self._order))
 
-    def execute(self, cursor: Any, params: Mapping[str, Any]) -> int:
+    def execute(self, cursor: Any, params: Mapping[str, Any] | tuple[Any, ...]) -> int:
         """Run it; returns the number of rows changed."""
         cursor.execute(self.sql, self._args(params))
         return int(cursor.rowcount)
 
-    def executemany(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(self, cursor: Any, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> None:
         cursor.executemany(self.sql, [self._args(row) for row in rows])
 
     def fetchall(self, cursor: Any, params: Mapping[str, Any]) -> list[Any]:

@@ -97,7 +97,7 @@ def fetch_run_rows(
     alias = table.alias("order_0")
     has_value = [alias.c.key == first.field.key]
     if first.field.kind == "metric":
-        has_value.append(alias.c.is_nan == sa.false())
+        has_value.append(alias.c.value.is_not(None))  # NaN is stored as NULL
     driving = _DrivingJoin(alias, runs, alias.c.run_id == runs.c.run_id)
     value: ColumnElement[Any] = alias.c.value if first.field.is_numeric else _code_point_order(alias.c.value)
     present_from, present_order = _joined_order(driving, rest, start=1)
@@ -172,7 +172,7 @@ def _comparison(comparison: Comparison) -> ColumnElement[bool]:
     table = _KEY_TABLES[field.kind]
     conditions = [table.c.key == field.key]
     if field.kind == "metric":
-        conditions.append(table.c.is_nan == sa.false())
+        conditions.append(table.c.value.is_not(None))  # NaN (stored as NULL) never matches
     conditions.append(_compare(table.c.value, comparison.op, comparison.value, numeric=field.is_numeric))
     # Correlated, so a search that stops at its LIMIT reads only the rows it returns.
     return sa.exists().where(table.c.run_id == runs.c.run_id, *conditions)
@@ -240,12 +240,8 @@ def _order_terms(
             alias, sa.and_(alias.c.run_id == runs.c.run_id, alias.c.key == field.key)
         )
         column = alias.c.value
-        missing = alias.c.run_id.is_(None)
-        if field.kind == "metric":
-            # NaN is stored as 0: sort it as NULL, so NaN and missing tie and the tie-breakers decide.
-            is_nan = alias.c.is_nan == sa.true()
-            missing = sa.or_(missing, is_nan)
-            column = sa.case((is_nan, sa.null()), else_=column)
+        # A missing key and a NaN metric (stored as NULL) tie, last; the tie-breakers decide.
+        missing = alias.c.value.is_(None)
     if not field.is_numeric:
         column = _code_point_order(column)
     terms: list[ColumnElement[Any]] = []

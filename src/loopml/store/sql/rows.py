@@ -14,6 +14,7 @@ from . import schema as t
 CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
 _STATUS = {s.value: s for s in RunStatus}  # a dict lookup is ~20x cheaper than calling the Enum
 _STAGE = {s.value: s for s in LifecycleStage}
+_NAN = float("nan")
 
 
 def experiment_from_row(row: Any, tags: dict[str, str]) -> Experiment:
@@ -61,9 +62,9 @@ def load_runs(conn: sa.Connection, run_rows: Sequence[Any]) -> list[Run]:
     metrics: dict[str, dict[str, float]] = defaultdict(dict)
     lm = t.latest_metrics.c
     for chunk in _chunks(ids):
-        query = sa.select(lm.run_id, lm.key, lm.value, lm.is_nan).where(lm.run_id.in_(chunk))
-        for run_id, key, value, is_nan in conn.execute(query).all():
-            metrics[run_id][key] = float("nan") if is_nan else value
+        query = sa.select(lm.run_id, lm.key, lm.value).where(lm.run_id.in_(chunk))
+        for run_id, key, value in conn.execute(query).all():
+            metrics[run_id][key] = _NAN if value is None else value
     return [
         Run(
             run_info_from_row(row),

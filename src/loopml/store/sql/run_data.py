@@ -16,23 +16,26 @@ from .statements import Statements
 class Batch:
     """Validated rows of a ``log_batch`` call, ready to insert."""
 
-    metrics: list[dict[str, Any]]
-    latest: list[dict[str, Any]]
+    metrics: list[MetricRow]
+    latest: list[MetricRow]
     params: dict[str, str]
     tags: dict[str, str]
 
 
-def metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
+# (run_id, key, value, step, timestamp): the order of statements.METRIC_COLUMNS
+MetricRow = tuple[str, str, float | None, int, int]
+
+
+def metric_row(run_id: str, metric: Metric) -> MetricRow:
     key = v.check_key(metric.key, "metric key")
-    value, is_nan = v.split_nan(v.metric_value(key, metric.value))
-    return {
-        "run_id": run_id,
-        "key": key,
-        "value": value,
-        "is_nan": is_nan,
-        "step": v.integer(f"step of metric {key!r}", metric.step),
-        "timestamp": v.integer(f"timestamp of metric {key!r}", metric.timestamp),
-    }
+    value = v.metric_value(key, metric.value)
+    return (
+        run_id,
+        key,
+        None if value != value else value,  # NaN is stored as NULL (SQLite has no NaN)
+        v.integer(f"step of metric {key!r}", metric.step),
+        v.integer(f"timestamp of metric {key!r}", metric.timestamp),
+    )
 
 
 def validate_batch(
@@ -42,11 +45,11 @@ def validate_batch(
     if total > v.MAX_BATCH_SIZE:
         raise InvalidInput(f"a batch holds at most {v.MAX_BATCH_SIZE} values, got {total}; split it")
     rows = [metric_row(run_id, m) for m in metrics]
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, MetricRow] = {}
     for row in rows:  # the newest point per key: highest (step, timestamp), later calls win ties
-        best = latest.get(row["key"])
-        if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
-            latest[row["key"]] = row
+        best = latest.get(row[1])
+        if best is None or (row[3], row[4]) >= (best[3], best[4]):
+            latest[row[1]] = row
     param_values: dict[str, str] = {}
     for p in params:
         key = v.check_key(p.key, "param key")

@@ -95,19 +95,19 @@ tags = sa.Table(
     sa.Index("ix_tags_key_value", "key", "value"),
 )
 
-# Full history: one row per logged point. NaN is stored as value 0 with is_nan true
-# (SQLite cannot store NaN); infinities are stored as they are.
+# Full history: one row per logged point. NaN is stored as NULL (SQLite cannot store NaN);
+# infinities are stored as they are. The index covers the history query, so reading a
+# history never touches the table.
 metrics = sa.Table(
     "metrics",
     metadata,
     sa.Column("id", _row_id, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), nullable=False),
     sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
-    sa.Column("value", sa.Float(precision=53), nullable=False),
-    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=True),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+    sa.Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "id", "value"),
 )
 
 # The latest point per (run, key): highest step, then latest timestamp. Search filters and
@@ -117,8 +117,7 @@ latest_metrics = sa.Table(
     metadata,
     sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), primary_key=True),
     sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
-    sa.Column("value", sa.Float(precision=53), nullable=False),
-    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Column("value", sa.Float(precision=53), nullable=True),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_latest_metrics_key_value", "key", "value"),

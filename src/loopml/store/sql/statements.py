@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import schema as t
 from .prepared import Prepared
 
-_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp")
 
 
 def _binds(table: sa.Table, names: tuple[str, ...]) -> dict[str, Any]:
@@ -19,11 +19,11 @@ def _binds(table: sa.Table, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _latest_upsert(insert: Any) -> Any:
     """Insert-or-update of a latest value that only moves forward in (step, timestamp)."""
-    stmt = insert(t.latest_metrics).values(_binds(t.latest_metrics, _METRIC_COLUMNS))
+    stmt = insert(t.latest_metrics).values(_binds(t.latest_metrics, METRIC_COLUMNS))
     new, old = stmt.excluded, t.latest_metrics.c
     return stmt.on_conflict_do_update(
         index_elements=["run_id", "key"],
-        set_={"value": new.value, "is_nan": new.is_nan, "step": new.step, "timestamp": new.timestamp},
+        set_={"value": new.value, "step": new.step, "timestamp": new.timestamp},
         where=(new.step > old.step) | ((new.step == old.step) & (new.timestamp >= old.timestamp)),
     )
 
@@ -31,12 +31,12 @@ def _latest_upsert(insert: Any) -> Any:
 def _writable_metric_insert() -> Any:
     """Insert one history point only if its run exists, is active and RUNNING (rowcount says)."""
     r = t.runs.c
-    source = sa.select(*_binds(t.metrics, _METRIC_COLUMNS).values()).where(
+    source = sa.select(*_binds(t.metrics, METRIC_COLUMNS).values()).where(
         sa.exists().where(
             r.run_id == sa.bindparam("run_id"), r.status == "RUNNING", r.lifecycle_stage == "active"
         )
     )
-    return sa.insert(t.metrics).from_select(list(_METRIC_COLUMNS), source)
+    return sa.insert(t.metrics).from_select(list(METRIC_COLUMNS), source)
 
 
 class Statements:
@@ -72,11 +72,14 @@ class Statements:
                 index_elements=["run_id", "key"], set_={"value": tag_insert.excluded.value}
             )
         )
-        self.insert_metric = prep(sa.insert(t.metrics).inline().values(_binds(t.metrics, _METRIC_COLUMNS)))
+        self.insert_metric = prep(sa.insert(t.metrics).inline().values(_binds(t.metrics, METRIC_COLUMNS)))
+        # log_batch hands this statement tuples in METRIC_COLUMNS order.
+        assert self.insert_metric.parameters == METRIC_COLUMNS, self.insert_metric.parameters
         self.insert_metric_if_writable = prep(_writable_metric_insert())
         self.upsert_latest = prep(_latest_upsert(insert))
+        assert self.upsert_latest.parameters == METRIC_COLUMNS, self.upsert_latest.parameters
         self.history = prep(
-            sa.select(m.value, m.is_nan, m.step, m.timestamp)
+            sa.select(m.value, m.step, m.timestamp)
             .where(m.run_id == run_id, m.key == sa.bindparam("key"))
             .order_by(m.step, m.timestamp, m.id)
         )

@@ -33,7 +33,7 @@ from . import run_data as rd
 from . import schema as t
 from .engine import create_engines, is_sqlite, sqlalchemy_url
 from .migration import ensure_schema
-from .statements import Statements
+from .statements import METRIC_COLUMNS, Statements
 
 MAX_PAGE = 50_000
 _VIEWS: dict[str, tuple[str, ...]] = {
@@ -382,11 +382,13 @@ class SqlStore:
     def log_metric(self, run_id: str, metric: Metric) -> None:
         row = rd.metric_row(run_id, metric)
         with self._raw_write("logging a metric") as cursor:
-            if self._sql.insert_metric_if_writable.execute(cursor, row):
+            if self._sql.insert_metric_if_writable.execute(
+                cursor, dict(zip(METRIC_COLUMNS, row, strict=True))
+            ):
                 self._sql.upsert_latest.execute(cursor, row)
             else:  # the run is unknown, deleted or not RUNNING: say which
                 self._check_writable(cursor, run_id)
-                raise StoreError(f"metric {row['key']!r} of run {run_id} was not stored; try again")
+                raise StoreError(f"metric {row[1]!r} of run {run_id} was not stored; try again")
 
     def log_param(self, run_id: str, param: Param) -> None:
         self.log_batch(run_id, params=[param])
@@ -436,9 +438,9 @@ class SqlStore:
         nan = float("nan")
         return MetricHistory(
             key,
-            values=[nan if r[1] else r[0] for r in found],
-            steps=[r[2] for r in found],
-            timestamps=[r[3] for r in found],
+            values=[nan if r[0] is None else r[0] for r in found],
+            steps=[r[1] for r in found],
+            timestamps=[r[2] for r in found],
         )
 
     def search_runs(

@@ -101,18 +101,16 @@ def _metrics() -> None:
         sa.Column("id", _row_id, primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.String(32), _run_fk(), nullable=False),
         sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("value", sa.Float(precision=53), nullable=False),
-        sa.Column("is_nan", sa.Boolean, nullable=False),
+        sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step", "timestamp"])
+    op.create_index("ix_metrics_history", "metrics", ["run_id", "key", "step", "timestamp", "id", "value"])
     op.create_table(
         "latest_metrics",
         sa.Column("run_id", sa.String(32), _run_fk(), primary_key=True),
         sa.Column("key", sa.String(250), primary_key=True),
-        sa.Column("value", sa.Float(precision=53), nullable=False),
-        sa.Column("is_nan", sa.Boolean, nullable=False),
+        sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
     )
