@@ -49,18 +49,18 @@ def test_unsupported_tracking_uri(uri: str) -> None:
         Client(tracking_uri=uri)
 
 
-def test_import_is_cheap_and_does_no_work() -> None:
+def test_import_loads_nothing_heavy() -> None:
+    # How long the import takes is measured in benchmarks/bench_tracking.py, not asserted here.
     code = (
-        "import sys, time, json; t = time.perf_counter(); import loopml; dt = time.perf_counter() - t;"
+        "import sys, json; import loopml;"
         "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic')"
         " if m in sys.modules];"
-        "print(json.dumps({'s': dt, 'heavy': heavy}))"
+        "print(json.dumps({'heavy': heavy}))"
     )
     out = json.loads(
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     )
     assert out["heavy"] == []
-    assert out["s"] < 0.3
 
 
 def test_public_api_is_the_documented_one() -> None:
