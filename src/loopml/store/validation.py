@@ -20,7 +20,8 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 
 
 @functools.lru_cache(maxsize=4096)
-def _valid_key(key: str) -> bool:
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` passes :func:`check_key` (cached: keys repeat)."""
     return (
         0 < len(key) <= MAX_KEY_LENGTH
         and _KEY_RE.match(key) is not None
@@ -31,7 +32,7 @@ def _valid_key(key: str) -> bool:
 
 def check_key(key: Any, what: str = "key") -> str:
     """Keys: 1-250 of letters, digits, ``_ - . / : space``; no ``..`` segment, no leading ``/``."""
-    if type(key) is str and _valid_key(key):  # the hot path: a key seen before
+    if type(key) is str and is_valid_key(key):  # the hot path: a key seen before
         return key
     if not isinstance(key, str):
         raise InvalidInput(f"{what} must be a string, got {type(key).__name__} {key!r}", key=repr(key))
@@ -100,3 +101,44 @@ def tag_value(key: str, value: Any) -> str:
             f"tag {key!r} value is {len(text)} characters long; the limit is {MAX_TAG_VALUE_LENGTH}", key=key
         )
     return text
+
+
+_ALIAS_RE = re.compile(r"[A-Za-z_-][A-Za-z0-9_-]*")
+_VERSION_FORM_RE = re.compile(r"[vV]\d+")
+
+
+def check_model_name(name: Any) -> str:
+    """Registered model names: 1-250 characters, no ``/`` or ``@`` (they end a name in ``models:/`` URIs)."""
+    check_name(name, "registered model name")
+    if "/" in name or "@" in name or name != name.strip():
+        raise InvalidInput(
+            f"registered model name {name!r} must not contain '/' or '@' nor start or end with a space",
+            name=name,
+        )
+    return str(name)
+
+
+def check_alias(alias: Any) -> str:
+    """Aliases: letters, digits, ``_`` and ``-``, not starting with a digit, not ``latest`` or ``v<n>``."""
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias) or len(alias) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"invalid alias {alias!r}: use letters, digits, '_' and '-', not starting with a digit "
+            f"(at most {MAX_NAME_LENGTH} characters)",
+            alias=repr(alias),
+        )
+    if alias.lower() == "latest" or _VERSION_FORM_RE.fullmatch(alias):
+        raise InvalidInput(
+            f"invalid alias {alias!r}: 'latest' and v<number> are reserved for versions in models:/ URIs",
+            alias=alias,
+        )
+    return alias
+
+
+def model_version(version: Any) -> int:
+    """A version number: a positive integer (or its text, as typed on a command line)."""
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)
+    number = integer("version", version)
+    if number < 1:
+        raise InvalidInput(f"version must be a positive integer, got {version!r}", version=repr(version))
+    return number

@@ -47,6 +47,10 @@ class Prepared:
     def executemany(self, cursor: Any, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> None:
         cursor.executemany(self.sql, [self._args(row) for row in rows])
 
+    def executemany_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Like :meth:`executemany` for rows already in the order of ``parameters``."""
+        cursor.executemany(self.sql, rows)
+
     def fetchall(self, cursor: Any, params: Mapping[str, Any]) -> list[Any]:
         cursor.execute(self.sql, self._args(params))
         return list(cursor.fetchall())

@@ -44,11 +44,25 @@ def validate_batch(
     total = len(metrics) + len(params) + len(tags)
     if total > v.MAX_BATCH_SIZE:
         raise InvalidInput(f"a batch holds at most {v.MAX_BATCH_SIZE} values, got {total}; split it")
-    rows = [metric_row(run_id, m) for m in metrics]
+    rows: list[MetricRow] = []
+    append = rows.append
+    valid_key = v.is_valid_key
+    for m in metrics:
+        key, value, step, ts = m.key, m.value, m.step, m.timestamp
+        if (
+            type(key) is str
+            and type(value) is float
+            and type(step) is int
+            and type(ts) is int
+            and valid_key(key)
+        ):
+            append((run_id, key, None if value != value else value, step, ts))  # the common case, checked
+        else:
+            append(metric_row(run_id, m))  # every other case, with the error messages
     latest: dict[str, MetricRow] = {}
     for row in rows:  # the newest point per key: highest (step, timestamp), later calls win ties
         best = latest.get(row[1])
-        if best is None or (row[3], row[4]) >= (best[3], best[4]):
+        if best is None or row[3] > best[3] or (row[3] == best[3] and row[4] >= best[4]):
             latest[row[1]] = row
     param_values: dict[str, str] = {}
     for p in params:
@@ -89,5 +103,5 @@ def write_batch(cursor: Any, sql: Statements, run_id: str, batch: Batch) -> None
             cursor, [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
         )
     if batch.metrics:
-        sql.insert_metric.executemany(cursor, batch.metrics)
+        sql.insert_metric.executemany_rows(cursor, batch.metrics)
         sql.upsert_latest.executemany(cursor, batch.latest)
