@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+import _workloads as wl
 from _common import pc
 from peers import venv as peer_venv
 
@@ -75,151 +76,9 @@ def sizes_for(tool: str, scale: float) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------
-# The loopml worker: runs in a fresh subprocess (``--_worker``), mirrors peers/mlflow_peer.py.
+# The loopml worker: runs in a fresh subprocess (``--_worker``); the workloads are in
+# _workloads.py, shared with peers/mlflow_peer.py.
 # ----------------------------------------------------------------------------------------
-
-
-def lm_log_metric(loopml: Any, client: Any, sizes: dict[str, Any]) -> dict[str, Any]:
-    """``loopml.log_metric`` called ``single_metrics`` times in one run."""
-    n = sizes["single_metrics"]
-    vals = c.values(n, c.SEED)
-    durs = []
-    with loopml.start_run(run_name="single-metrics") as run:
-        t0 = pc()
-        for i in range(n):
-            t = pc()
-            loopml.log_metric("loss", vals[i], step=i)
-            durs.append(pc() - t)
-        wall = pc() - t0
-    got = len(client.get_metric_history(run.info.run_id, "loss"))
-    return {"n": n, **c.per_call(durs, wall, n), "check": {"points": got, "ok": got == n}}
-
-
-def lm_log_batch(loopml: Any, client: Any, sizes: dict[str, Any]) -> dict[str, Any]:
-    """``Client.log_batch`` of ``batch_metrics`` values, ``batch_keys`` keys."""
-    nb, bs, nk = sizes["batch_metrics"], sizes["batch_size"], sizes["batch_keys"]
-    vals, ts = c.values(nb, c.SEED + 1), c.now_ms()
-    metrics = [loopml.Metric(f"b{i % nk}", vals[i], ts + i, i // nk) for i in range(nb)]
-    batches = [metrics[i : i + bs] for i in range(0, nb, bs)]
-    with loopml.start_run(run_name="batch-metrics") as run:
-        run_id = run.info.run_id
-        durs = []
-        t0 = pc()
-        for b in batches:
-            t = pc()
-            client.log_batch(run_id, metrics=b)
-            durs.append(pc() - t)
-        wall = pc() - t0
-    got = sum(len(client.get_metric_history(run_id, f"b{k}")) for k in range(nk))
-    per_batch = c.per_call(durs, wall, len(batches))
-    return {
-        "n_values": nb,
-        "batch_size": bs,
-        "n_batches": len(batches),
-        **per_batch,
-        "check": {"points": got, "ok": got == nb},
-    }
-
-
-def lm_create_runs(loopml: Any, client: Any, sizes: dict[str, Any]) -> dict[str, Any]:
-    """``runs`` runs: start_run + log_params + log_metrics + set_tags + end, one after another."""
-    n = sizes["runs"]
-    exp_id = loopml.create_experiment("bench-runs")
-    specs = list(c.iter_run_specs(n, sizes, c.SEED + 2))
-    durs = []
-    t0 = pc()
-    for s in specs:
-        t = pc()
-        with loopml.start_run(experiment_id=exp_id):
-            loopml.log_params(s.params)
-            loopml.log_metrics(s.metrics)
-            loopml.set_tags(s.tags)
-        durs.append(pc() - t)
-    wall = pc() - t0
-    got = [r for r in client.search_runs([exp_id], max_results=n + 1) if r.info.status == "FINISHED"]
-    ok = len(got) == n and all(len(r.data.params) == len(specs[0].params) for r in got)
-    return {"n_runs": n, **c.per_call(durs, wall, n), "check": {"runs": len(got), "ok": ok}}
-
-
-def lm_populate(loopml: Any, client: Any, exp_id: str, specs: Any, count: int, expect: Any) -> None:
-    """Create ``count`` runs from ``specs``: create_run + one log_batch each."""
-    Metric, Param, RunTag = loopml.Metric, loopml.Param, loopml.RunTag
-    ts = c.now_ms()
-    step = max(count // 10, 1)
-    for i in range(count):
-        s = next(specs)
-        run_id = client.create_run(exp_id).info.run_id
-        client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, ts, 0) for k, v in s.metrics.items()],
-            params=[Param(k, v) for k, v in s.params.items()],
-            tags=[RunTag(k, v) for k, v in s.tags.items()],
-        )
-        expect.add(s)
-        if (i + 1) % step == 0:
-            c.log("loopml_worker", f"  search runs: {i + 1}/{count}")
-
-
-def lm_search_once(loopml: Any, client: Any, exp_id: str, expect: Any, reps: int) -> dict[str, Any]:
-    """Client first page (max_results=1000) and fluent DataFrame of all matches, median of ``reps``."""
-    order = [c.SEARCH_ORDER_BY]
-    cdurs, page = c.time_each(
-        lambda: client.search_runs(
-            [exp_id], filter_string=c.SEARCH_FILTER, order_by=order, max_results=c.SEARCH_PAGE
-        ),
-        reps,
-    )
-    fdurs, df = c.time_each(
-        lambda: loopml.search_runs(experiment_ids=[exp_id], filter_string=c.SEARCH_FILTER, order_by=order),
-        reps,
-    )
-    m1 = [r.data.metrics["m1"] for r in page]
-    return {
-        "client_first_page_s": c.stats(cdurs),
-        "fluent_all_matches_s": c.stats(fdurs),
-        "check": expect.check(m1, len(df)),
-    }
-
-
-def lm_search(loopml: Any, client: Any, sizes: dict[str, Any]) -> dict[str, Any]:
-    """Populate runs up to each of ``search_sizes`` and search at each size."""
-    exp_id = client.create_experiment("bench-search")
-    targets = sorted(sizes["search_sizes"])
-    specs = c.iter_run_specs(targets[-1], sizes, c.SEED + 3)
-    expect = c.SearchExpectation()
-    out: dict[str, Any] = {"filter": c.SEARCH_FILTER, "order_by": c.SEARCH_ORDER_BY, "by_size": []}
-    have, populate_s = 0, 0.0
-    for n in targets:
-        t = pc()
-        lm_populate(loopml, client, exp_id, specs, n - have, expect)
-        populate_s += pc() - t
-        have = n
-        c.log("loopml_worker", f"  searching {n} runs")
-        res = lm_search_once(loopml, client, exp_id, expect, sizes["search_repeats"])
-        out["by_size"].append({"runs": n, **res})
-    out["populate"] = {"runs": have, "wall_s": populate_s, "per_run_ms": 1000 * populate_s / max(have, 1)}
-    return out
-
-
-def lm_history(loopml: Any, client: Any, exp_id: str, sizes: dict[str, Any]) -> dict[str, Any]:
-    """Log ``history_points`` points of one key with log_batch, then time get_metric_history."""
-    n, bs = sizes["history_points"], sizes["batch_size"]
-    vals, ts = c.values(n, c.SEED + 4), c.now_ms()
-    run_id = client.create_run(exp_id, run_name="history").info.run_id
-    t = pc()
-    for lo in range(0, n, bs):
-        batch = [loopml.Metric("loss", vals[i], ts + i, i) for i in range(lo, min(lo + bs, n))]
-        client.log_batch(run_id, metrics=batch)
-    log_s = pc() - t
-    client.set_terminated(run_id)
-    durs, hist = c.time_each(lambda: client.get_metric_history(run_id, "loss"), sizes["history_repeats"])
-    ok = len(hist) == n and sorted(m.step for m in hist) == list(range(n))
-    return {
-        "points": n,
-        "log_batch_wall_s": log_s,
-        "get_metric_history_s": c.stats(durs),
-        "check": {"points_returned": len(hist), "ok": ok},
-    }
 
 
 def lm_workloads(workdir: Path, sizes: dict[str, Any]) -> dict[str, Any]:
@@ -239,20 +98,15 @@ def lm_workloads(workdir: Path, sizes: dict[str, Any]) -> dict[str, Any]:
     res["first_store_call_s"] = pc() - t  # creates the tables
     loopml.set_experiment("bench")
     res["tracking_uri"] = uri
-    for name, fn in (
-        ("log_metric", lm_log_metric),
-        ("log_batch", lm_log_batch),
-        ("create_runs", lm_create_runs),
-    ):
-        c.log("loopml_worker", f"workload {name}")
-        res[name] = fn(loopml, client, sizes)
-    res["db_mb_after_common"] = c.db_bytes(str(db)) / 1e6
-    c.log("loopml_worker", "workload search_runs")
-    res["search_runs"] = lm_search(loopml, client, sizes)
-    c.log("loopml_worker", "workload metric_history")
-    res["metric_history"] = lm_history(loopml, client, exp_id, sizes)
-    res["db_mb"] = c.db_bytes(str(db)) / 1e6
-    res["peak_rss_mb"] = c.peak_rss_mb()
+    tool = wl.Tool(
+        who="loopml_worker",
+        fluent=loopml,
+        client=client,
+        Metric=loopml.Metric,
+        Param=loopml.Param,
+        RunTag=loopml.RunTag,
+    )
+    res.update(wl.run_all(tool, exp_id, db, sizes))
     return res
 
 
