@@ -6,13 +6,18 @@ Two ways in, like httpx: the fluent API for notebooks and scripts
 """
 
 from ._version import __version__ as __version__
+from .entities import Event as Event
 from .entities import Experiment as Experiment
 from .entities import FileInfo as FileInfo
 from .entities import LifecycleStage as LifecycleStage
 from .entities import Metric as Metric
 from .entities import MetricHistory as MetricHistory
+from .entities import ModelChange as ModelChange
+from .entities import ModelStage as ModelStage
+from .entities import ModelVersion as ModelVersion
 from .entities import PagedList as PagedList
 from .entities import Param as Param
+from .entities import RegisteredModel as RegisteredModel
 from .entities import Run as Run
 from .entities import RunData as RunData
 from .entities import RunInfo as RunInfo
@@ -29,6 +34,13 @@ from .errors import PermissionDenied as PermissionDenied
 from .errors import SchemaOutdated as SchemaOutdated
 from .errors import StoreError as StoreError
 from .errors import Unauthenticated as Unauthenticated
+from .models.api import ModelInfo as ModelInfo
+from .models.api import load_model as load_model
+from .models.api import log_model as log_model
+from .models.api import save_model as save_model
+from .models.signature import ModelSignature as ModelSignature
+from .models.signature import infer_signature as infer_signature
+from .registry.api import register_model as register_model
 from .tracking.client import Client as Client
 from .tracking.fluent import ActiveRun as ActiveRun
 from .tracking.fluent import active_run as active_run
@@ -63,6 +75,7 @@ __all__ = [
     "AlreadyExists",
     "Client",
     "Conflict",
+    "Event",
     "Experiment",
     "FileInfo",
     "InvalidFilter",
@@ -72,10 +85,16 @@ __all__ = [
     "Metric",
     "MetricHistory",
     "MissingExtra",
+    "ModelChange",
+    "ModelInfo",
+    "ModelSignature",
+    "ModelStage",
+    "ModelVersion",
     "NotFound",
     "PagedList",
     "Param",
     "PermissionDenied",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
@@ -95,16 +114,21 @@ __all__ = [
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
+    "infer_signature",
     "last_active_run",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
+    "save_model",
     "search_runs",
     "set_experiment",
     "set_tag",

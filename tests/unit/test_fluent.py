@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,7 @@ def test_search_runs_as_dataframe_and_list(store: Client) -> None:
         with loopml.start_run(run_name=f"r{i}"):
             loopml.log_param("i", i)
             loopml.log_metric("score", i / 10)
+        time.sleep(0.002)  # distinct start times (ms): "newest first" below must not be a tie
     frame = loopml.search_runs(filter_string="metrics.score > 0.05", order_by=["metrics.score DESC"])
     assert list(frame["run_name"]) == ["r2", "r1"]
     assert list(frame["metrics.score"]) == [0.2, 0.1]

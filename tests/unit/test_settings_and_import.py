@@ -74,6 +74,8 @@ def test_public_api_is_the_documented_one() -> None:
         "log_param", "log_params", "log_metric", "log_metrics", "set_tag", "set_tags", "delete_tag",
         "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "get_artifact_uri",
         "download_artifacts", "search_runs",
+        "register_model", "RegisteredModel", "ModelVersion", "ModelStage", "ModelChange", "Event",
+        "log_model", "save_model", "load_model", "ModelInfo", "ModelSignature", "infer_signature",
     }  # fmt: skip
     assert set(loopml.__all__) == documented
     for name in loopml.__all__:

@@ -19,6 +19,7 @@ from ..errors import LoopmlError
 from . import CliState
 from .db import db
 from .experiments import experiments
+from .models import models
 from .runs import runs
 
 __all__ = ["cli", "main"]
@@ -82,6 +83,7 @@ def demo(home: Path) -> None:
 
 cli.add_command(experiments)
 cli.add_command(runs)
+cli.add_command(models)
 cli.add_command(db)
 
 

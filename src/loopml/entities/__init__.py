@@ -8,19 +8,29 @@ from .metric import Metric as Metric
 from .metric import Param as Param
 from .metric import RunTag as RunTag
 from .metric_history import MetricHistory as MetricHistory
+from .model import Event as Event
+from .model import ModelChange as ModelChange
+from .model import ModelStage as ModelStage
+from .model import ModelVersion as ModelVersion
+from .model import RegisteredModel as RegisteredModel
 from .paged_list import PagedList as PagedList
 from .run import Run as Run
 from .run import RunData as RunData
 from .run import RunInfo as RunInfo
 
 __all__ = [
+    "Event",
     "Experiment",
     "FileInfo",
     "LifecycleStage",
     "Metric",
     "MetricHistory",
+    "ModelChange",
+    "ModelStage",
+    "ModelVersion",
     "PagedList",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",

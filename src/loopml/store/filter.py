@@ -23,8 +23,9 @@ naming the 0-based position of the offending token and what was expected there.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Literal, NoReturn
 
 from loopml.errors import InvalidFilter
@@ -33,6 +34,7 @@ __all__ = [
     "ATTRIBUTES",
     "NUMERIC_ATTRIBUTES",
     "OPERATORS",
+    "RUN_KEY_KINDS",
     "And",
     "Comparison",
     "Expr",
@@ -96,11 +98,42 @@ class Field:
 
     kind: FieldKind
     key: str
+    #: set by the parser for an attribute of a caller's numeric set (``version`` of model versions)
+    numeric: bool = _field(default=False, compare=False)
 
     @property
     def is_numeric(self) -> bool:
         """Metrics and the time attributes compare as numbers; everything else as strings."""
-        return self.kind == "metric" or (self.kind == "attribute" and self.key in NUMERIC_ATTRIBUTES)
+        return (
+            self.numeric
+            or self.kind == "metric"
+            or (self.kind == "attribute" and self.key in NUMERIC_ATTRIBUTES)
+        )
+
+
+#: The key prefixes a run search accepts.
+RUN_KEY_KINDS: frozenset[FieldKind] = frozenset({"metric", "param", "tag"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """What a search may name: its attributes, which of them are numbers, its key prefixes."""
+
+    attributes: frozenset[str] = ATTRIBUTES
+    numeric: frozenset[str] = NUMERIC_ATTRIBUTES
+    key_kinds: frozenset[FieldKind] = RUN_KEY_KINDS
+
+
+def _fields(
+    attributes: Collection[str] | None,
+    numeric_attributes: Collection[str] | None,
+    key_kinds: Collection[FieldKind] | None,
+) -> _Fields:
+    return _Fields(
+        ATTRIBUTES if attributes is None else frozenset(attributes),
+        NUMERIC_ATTRIBUTES if numeric_attributes is None else frozenset(numeric_attributes),
+        RUN_KEY_KINDS if key_kinds is None else frozenset(key_kinds),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +268,9 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, fields: _Fields) -> None:
         self.text = text
+        self.fields = fields
         self.tokens = _tokenize(text)
         self.i = 0
 
@@ -400,16 +434,30 @@ class _Parser:
                 self.fail(nxt, "empty key", _EXPECT_KEY)
         if kind == "attribute":
             return self.attribute(tok, key, key_pos)
+        if kind not in self.fields.key_kinds:
+            self.fail(tok, f"{prefix}.<key> is not searchable here", self.key_prefixes() + " before the key")
         return Field(kind, key)
 
+    def key_prefixes(self) -> str:
+        names = {"metric": "metrics.", "param": "params.", "tag": "tags."}
+        return ", ".join(names[k] for k in ("metric", "param", "tag") if k in self.fields.key_kinds)
+
     def attribute(self, tok: _Token, name: str, pos: int) -> Field:
-        key = _ATTRIBUTE_ALIASES.get(name.lower(), name.lower())
-        if key not in ATTRIBUTES:
-            expected = "one of the attributes " + ", ".join(sorted({*ATTRIBUTES, *_ATTRIBUTE_ALIASES}))
+        attributes = self.fields.attributes
+        aliases = {a: k for a, k in _ATTRIBUTE_ALIASES.items() if k in attributes and a not in attributes}
+        key = aliases.get(name.lower(), name.lower())
+        if key not in attributes:
+            expected = "one of the attributes " + ", ".join(sorted({*attributes, *aliases}))
             if tok.text == name:  # a bare word: perhaps a key without its prefix
-                expected += f", or a key such as metrics.{name}, params.{name} or tags.{name}"
+                names = {"metric": "metrics", "param": "params", "tag": "tags"}
+                keys = [
+                    f"{names[k]}.{name}" for k in ("metric", "param", "tag") if k in self.fields.key_kinds
+                ]
+                if keys:
+                    listed = ", ".join(keys[:-1]) + " or " + keys[-1] if len(keys) > 1 else keys[0]
+                    expected += f", or a key such as {listed}"
             _fail(self.text, pos, f"unknown attribute {name!r}", expected)
-        return Field("attribute", key)
+        return Field("attribute", key, numeric=key in self.fields.numeric)
 
     def expect_end(self, expected: str) -> None:
         if self.kind() != "end":
@@ -436,30 +484,45 @@ def _combine(cls: type[And] | type[Or], items: list[Expr]) -> Expr:
     return cls(tuple(flat))
 
 
-def parse_filter(text: str | None) -> Expr | None:
+def parse_filter(
+    text: str | None,
+    *,
+    attributes: Collection[str] | None = None,
+    numeric_attributes: Collection[str] | None = None,
+    key_kinds: Collection[FieldKind] | None = None,
+) -> Expr | None:
     """Parse a search filter; ``None`` for an empty or blank one (no filtering).
 
+    ``attributes`` (and its subset ``numeric_attributes``) and ``key_kinds`` say what the
+    filter may name; the defaults are a run search's (registry searches pass their own).
     Raises :class:`~loopml.errors.InvalidFilter` naming the position of the problem.
     """
     if text is None or not text.strip():
         return None
-    parser = _Parser(text)
+    parser = _Parser(text, _fields(attributes, numeric_attributes, key_kinds))
     expr = parser.parse_or()
     parser.expect_end("'and', 'or' or the end of the filter")
     return expr
 
 
-def parse_order_by(items: Sequence[str] | None) -> list[OrderKey]:
+def parse_order_by(
+    items: Sequence[str] | None,
+    *,
+    attributes: Collection[str] | None = None,
+    numeric_attributes: Collection[str] | None = None,
+    key_kinds: Collection[FieldKind] | None = None,
+) -> list[OrderKey]:
     """Parse ``order_by`` items such as ``"metrics.loss DESC"``, ``"start_time"``, ``"params.`a b` ASC"``.
 
     Each item is a field and an optional ``ASC`` (the default) or ``DESC``. An error names the
     item (as the filter string) and the position inside it.
     """
+    fields = _fields(attributes, numeric_attributes, key_kinds)
     keys: list[OrderKey] = []
     for item in items or ():
         if not item.strip():
             _fail(item, 0, "empty order_by item", _EXPECT_FIELD)
-        parser = _Parser(item)
+        parser = _Parser(item, fields)
         field = parser.parse_field()
         descending = False
         if parser.at_keyword("asc", "desc"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import sys
@@ -27,6 +28,8 @@ from .names import generate_run_name
 
 if TYPE_CHECKING:
     from ..artifacts.store import ArtifactStore
+    from ..entities import Event, ModelChange, ModelVersion, RegisteredModel
+    from ..registry.client import RegistryClient
     from ..settings import Settings
     from ..store.base import Store, ViewType
 
@@ -277,3 +280,112 @@ class Client:
         self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
     ) -> str:
         return self.artifact_store(run_id).download(path, dst_path)
+
+    # ---- model registry: thin delegation to self.registry (loopml/registry/client.py) ---------------
+
+    @functools.cached_property
+    def registry(self) -> RegistryClient:
+        """The model registry of this client's store (changes are recorded as the OS user)."""
+        from ..registry.client import RegistryClient
+
+        return RegistryClient(self.store)
+
+    def register_model(
+        self,
+        model_uri: str,
+        name: str,
+        *,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        return self.registry.register_model(model_uri, name, tags=tags, description=description)
+
+    def resolve_model_uri(self, uri: str) -> str:
+        return self.registry.resolve_model_uri(uri)
+
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        return self.registry.create_registered_model(name, tags, description)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.registry.get_registered_model(name)
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        return self.registry.update_registered_model(name, description)
+
+    def delete_registered_model(self, name: str, force: bool = False) -> None:
+        self.registry.delete_registered_model(name, force)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self.registry.set_registered_model_tag(name, key, value)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.registry.delete_registered_model_tag(name, key)
+
+    def search_registered_models(
+        self,
+        filter_string: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        return self.registry.search_registered_models(filter_string, order_by, max_results, page_token)
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        return self.registry.get_model_version(name, version)
+
+    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
+        return self.registry.update_model_version(name, version, description)
+
+    def delete_model_version(self, name: str, version: int | str, force: bool = False) -> None:
+        self.registry.delete_model_version(name, version, force)
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        self.registry.set_model_version_tag(name, version, key, value)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        self.registry.delete_model_version_tag(name, version, key)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+        return self.registry.get_latest_versions(name, stages)
+
+    def search_model_versions(
+        self,
+        filter_string: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        return self.registry.search_model_versions(filter_string, order_by, max_results, page_token)
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        comment: str | None = None,
+    ) -> ModelVersion:
+        return self.registry.transition_model_version_stage(
+            name, version, stage, archive_existing_versions, comment
+        )
+
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str, comment: str | None = None
+    ) -> None:
+        self.registry.set_registered_model_alias(name, alias, version, comment)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self.registry.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.registry.get_model_version_by_alias(name, alias)
+
+    def get_model_history(self, name: str) -> list[ModelChange]:
+        return self.registry.get_model_history(name)
+
+    def get_events(
+        self, after_id: int = 0, types: Sequence[str] | None = None, limit: int = 1000
+    ) -> list[Event]:
+        return self.registry.get_events(after_id, types, limit)

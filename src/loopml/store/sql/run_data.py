@@ -67,11 +67,11 @@ def validate_batch(
     param_values: dict[str, str] = {}
     for p in params:
         key = v.check_key(p.key, "param key")
-        value = v.param_value(key, p.value)
-        if param_values.setdefault(key, value) != value:
+        text = v.param_value(key, p.value)
+        if param_values.setdefault(key, text) != text:
             raise InvalidInput(
                 f"param {key!r} appears twice in the batch with different values "
-                f"{param_values[key]!r} and {value!r}",
+                f"{param_values[key]!r} and {text!r}",
                 key=key,
             )
     tag_values = {v.check_key(tag.key, "tag key"): v.tag_value(tag.key, tag.value) for tag in tags}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -121,4 +121,112 @@ latest_metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+
+# ---- the model registry (migration 0002) -------------------------------------------------
+
+MODEL_NAME_LENGTH = 256
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_registered_models_creation_time", "creation_time"),
+    sa.Index("ix_registered_models_last_update_time", "last_update_time"),
+)
+
+
+def _model_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("registered_models.name", ondelete="CASCADE")
+
+
+def _version_fk() -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
+    )
+
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), _model_fk(), primary_key=True),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+    sa.Index("ix_registered_model_tags_key_value", "key", "value"),
+)
+
+# (name, version) is the primary key: two writers computing the same next version cannot both
+# commit it. (name, current_stage, version) serves the latest version per stage.
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), _model_fk(), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False),
+    sa.Column("storage_location", sa.String(1024), nullable=False),
+    sa.Column("run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("current_stage", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("last_update_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_model_versions_name_stage", "name", "current_stage", "version"),
+    sa.Index("ix_model_versions_stage", "current_stage"),
+    sa.Index("ix_model_versions_run_id", "run_id"),
+    sa.Index("ix_model_versions_source", "source"),
+    sa.Index("ix_model_versions_creation_time", "creation_time"),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+    _version_fk(),
+    sa.Index("ix_model_version_tags_key_value", "key", "value"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("alias", sa.String(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    _version_fk(),
+    sa.Index("ix_model_aliases_name_version", "name", "version"),
+)
+
+# The audit history outlives what it describes: no foreign keys, so deleting a model keeps it.
+model_history = sa.Table(
+    "model_history",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(KEY_LENGTH), nullable=True),
+    sa.Column("old_value", sa.Text, nullable=True),
+    sa.Column("new_value", sa.Text, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_model_history_name", "name", "id"),
+)
+
+# Everything observable, written in the transaction of the change; readers poll by id.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(1024), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Index("ix_events_type_id", "type", "id"),
 )

@@ -31,8 +31,10 @@ from ..base import ViewType
 from . import rows
 from . import run_data as rd
 from . import schema as t
+from .checkpointer import Checkpointer
 from .engine import create_engines, is_sqlite, sqlalchemy_url
 from .migration import ensure_schema
+from .registry import SqlRegistry
 from .statements import METRIC_COLUMNS, Statements
 
 MAX_PAGE = 50_000
@@ -85,8 +87,17 @@ class SqlStore:
             raise
         self._sql = Statements(self._writer.dialect)
         self._insert = sqlite.insert if self._sqlite else postgresql.insert
+        self._checkpointer = Checkpointer(self._reader) if self._sqlite else None
+        self.registry = SqlRegistry(self)
+
+    def _after_commit(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.notify()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._raw_writer is not None:
             self._raw_cursor.close()
             self._raw_writer.close()
@@ -101,6 +112,7 @@ class SqlStore:
             self._reader.dispose(close=False)
             self._writer.dispose(close=False)
             self._raw_writer = None
+            self._checkpointer = None  # its thread stayed in the parent
             self._lock = threading.Lock()
             self._open()
 
@@ -120,6 +132,7 @@ class SqlStore:
         self._check_fork()
         with self._lock, self._errors(doing), self._writer.begin() as conn:
             yield conn
+        self._after_commit()
 
     @contextmanager
     def _raw_write(self, doing: str) -> Iterator[Any]:
@@ -147,6 +160,7 @@ class SqlStore:
             cursor.execute("ROLLBACK")
             raise
         cursor.execute("COMMIT")
+        self._after_commit()
 
     def _driver_transaction(self) -> Iterator[Any]:
         raw = self._writer.raw_connection()
