@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     from rich.console import Console
 
     from . import Client
@@ -38,6 +39,8 @@ __all__ = ["DEFAULT_HOME", "EXPERIMENT_NAME", "DemoResult", "run_demo"]
 
 DEFAULT_HOME = Path(".loopml-demo")
 EXPERIMENT_NAME = "loopml-demo"
+MODEL_NAME = "loopml-demo-classifier"
+CHAMPION = "champion"
 BATCH_TAG = "demo_batch"
 CV_FOLDS = 5
 SEED = 42
@@ -54,6 +57,7 @@ class DemoResult:
     experiment_id: str
     batch: str
     ranking: tuple[Run, ...]
+    published: Publication | None = None
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -62,6 +66,18 @@ class DemoResult:
     @property
     def db_path(self) -> Path:
         return self.home / "loopml.db"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The registered winner: its version, the URI it was loaded back by, and what it predicted."""
+
+    name: str
+    version: int
+    uri: str
+    predictions: tuple[Any, ...]
+    truth: tuple[Any, ...]
+    history: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,12 @@ class DemoData:
     y_val: np.ndarray
     feature_names: tuple[str, ...]
     target_names: tuple[str, ...]
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Rows as the DataFrame a user would send the model: one named column per feature."""
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=list(self.feature_names))
 
 
 @dataclass(frozen=True)
@@ -101,13 +123,15 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
         batch = uuid.uuid4().hex[:12]
         console.print(f"[bold]loopml demo[/] - {len(candidates)} models on the {data.name} dataset")
         train_models(client, experiment_id, candidates, data, batch, console=console)
+        ranking = tuple(rank_runs(client, experiment_id, batch))
         result = DemoResult(
             home=home,
             tracking_uri=client.tracking_uri,
             artifact_root=client.artifact_root,
             experiment_id=experiment_id,
             batch=batch,
-            ranking=tuple(rank_runs(client, experiment_id, batch)),
+            ranking=ranking,
+            published=publish_best(client, experiment_id, ranking[0], data),
         )
     finally:
         client.close()
@@ -269,6 +293,7 @@ def train_one(candidate: Candidate, data: DemoData, batch: str) -> tuple[str, fl
         metrics = evaluate(estimator, data)
         loopml.log_metrics(metrics)
         log_artifacts(candidate, estimator, data, metrics)
+        loopml.log_model(estimator, "model", input_example=data.frame(data.x_val[:5]))
         return run.info.run_id, metrics["accuracy"]
 
 
@@ -400,7 +425,42 @@ def rank_runs(client: Client, experiment_id: str, batch: str) -> list[Run]:
     )
 
 
-# ------------------------------------------------------------------------------- 5. the summary
+# ------------------------------------------------------------------------------- 5. the registry
+
+
+def publish_best(client: Client, experiment_id: str, best: Run, data: DemoData) -> Publication:
+    """Register the winner's model, promote it Staging -> Production, alias it, load it back, predict."""
+    import loopml
+
+    description = f"best of a demo batch: {best.info.run_name}"
+    source = f"runs:/{best.info.run_id}/model"
+    version = client.register_model(source, MODEL_NAME, description=description).version
+    client.transition_model_version_stage(MODEL_NAME, version, "Staging", comment="trained and evaluated")
+    promoted = "best accuracy of its batch"
+    client.transition_model_version_stage(
+        MODEL_NAME, version, "Production", archive_existing_versions=True, comment=promoted
+    )
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version, comment="serve this one")
+    uri = f"models:/{MODEL_NAME}@{CHAMPION}"
+    with fluent_store(client.tracking_uri, experiment_id):
+        model = loopml.load_model(uri)
+    sample = data.frame(data.x_val[:5])
+    history = tuple(
+        f"{change.action} {change.field or ''} {change.old_value or ''} -> {change.new_value or ''}".strip()
+        for change in client.get_model_history(MODEL_NAME)
+        if change.version in (None, version)
+    )
+    return Publication(
+        name=MODEL_NAME,
+        version=int(version),
+        uri=uri,
+        predictions=tuple(data.target_names[int(i)] for i in model.predict(sample)),
+        truth=tuple(data.target_names[int(i)] for i in data.y_val[:5]),
+        history=history,
+    )
+
+
+# ------------------------------------------------------------------------------- 6. the summary
 
 
 def print_summary(result: DemoResult, console: Console, *, elapsed: float) -> None:
@@ -421,7 +481,21 @@ def print_summary(result: DemoResult, console: Console, *, elapsed: float) -> No
         )
     console.print()
     console.print(table)
+    if result.published is not None:
+        print_publication(result.published, console)
     print_next_steps(result, console, elapsed=elapsed)
+
+
+def print_publication(published: Publication, console: Console) -> None:
+    console.print(
+        f"\nRegistered [bold]{published.name}[/] version {published.version} -> Staging -> Production,"
+        f" alias [bold]{CHAMPION}[/]; its audit history:"
+    )
+    for line in published.history:
+        console.print(f"  {line}", markup=False)
+    console.print(f"Loaded {published.uri} and predicted 5 validation rows:", markup=False)
+    console.print(f"  predicted {list(published.predictions)}", markup=False)
+    console.print(f"  actual    {list(published.truth)}", markup=False)
 
 
 def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) -> None:
@@ -437,5 +511,6 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
         f'loopml runs list --tracking-uri {quoted} --filter "metrics.roc_auc > 0.99" --json',
         f"loopml runs show --tracking-uri {quoted} {best}",
         f"loopml experiments list --tracking-uri {quoted}",
+        f"loopml models history {MODEL_NAME} --tracking-uri {quoted}",
     ):
         console.print(f"  {command}", markup=False, soft_wrap=True)

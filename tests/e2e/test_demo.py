@@ -15,7 +15,7 @@ from rich.console import Console
 
 from loopml import Client
 from loopml.cli.main import cli
-from loopml.demo import CV_FOLDS, EXPERIMENT_NAME, DemoResult, run_demo
+from loopml.demo import CHAMPION, CV_FOLDS, EXPERIMENT_NAME, MODEL_NAME, DemoResult, run_demo
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,8 @@ def test_demo_logs_artifacts(demo: Demo) -> None:
     client = Client(tracking_uri=result.tracking_uri)
     for run in result.ranking:
         listed = {f.path: f for f in client.list_artifacts(run.info.run_id)}
-        assert set(listed) == {"config.json", "classification_report.txt", "confusion_matrix.png"}
+        assert set(listed) == {"config.json", "classification_report.txt", "confusion_matrix.png", "model"}
+        assert listed["model"].is_dir
         root = Path(run.info.artifact_uri)
         assert root.is_relative_to(Path(result.artifact_root))
         config = json.loads((root / "config.json").read_text())
@@ -131,13 +132,32 @@ def test_demo_ranks_by_accuracy_and_prints_next_steps(demo: Demo) -> None:
     assert f'loopml runs list --tracking-uri {result.tracking_uri} --order-by "metrics.accuracy DESC"' in out
 
 
+def test_demo_registers_promotes_and_loads_the_winner(demo: Demo) -> None:
+    result, published = demo.result, demo.result.published
+    assert published is not None
+    assert (published.name, published.version) == (MODEL_NAME, 1)
+    client = Client(tracking_uri=result.tracking_uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    actions = [change.action for change in client.get_model_history(MODEL_NAME)]
+    client.close()
+    assert version.version == 1
+    assert version.current_stage == "Production"
+    assert version.run_id == result.ranking[0].info.run_id
+    assert actions.count("model_version.stage_transitioned") == 2  # None -> Staging -> Production
+    assert "model_alias.set" in actions
+    assert len(published.predictions) == 5
+    assert set(published.predictions) <= {"malignant", "benign"}
+    assert sum(p == t for p, t in zip(published.predictions, published.truth, strict=True)) >= 4
+    assert f"Loaded {published.uri} and predicted 5 validation rows" in demo.output
+
+
 def test_loopml_demo_command_reuses_the_home(demo: Demo) -> None:
     """A second demo into the same home adds five runs and ranks only those."""
     result = demo.result
     cli_result = CliRunner().invoke(cli, ["demo", "--home", str(result.home)], catch_exceptions=False)
     assert cli_result.exit_code == 0
     ranking = cli_result.stdout[
-        cli_result.stdout.index("Runs ranked by accuracy") : cli_result.stdout.index("Try next")
+        cli_result.stdout.index("Runs ranked by accuracy") : cli_result.stdout.index("Registered")
     ]
     ranked_ids = re.findall(r"\b[0-9a-f]{32}\b", ranking)
     assert len(ranked_ids) == len(MODELS)
@@ -146,3 +166,10 @@ def test_loopml_demo_command_reuses_the_home(demo: Demo) -> None:
     client.close()
     assert len(all_ids) == 2 * len(MODELS)
     assert set(ranked_ids) == all_ids - set(result.run_ids)
+    # the new winner is version 2: it takes Production and the alias; version 1 is archived
+    client = Client(tracking_uri=result.tracking_uri)
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    first = client.get_model_version(MODEL_NAME, 1)
+    client.close()
+    assert (champion.version, champion.current_stage) == (2, "Production")
+    assert first.current_stage == "Archived"

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 class Checkpointer:
     """A daemon thread that checkpoints the WAL of one SQLite database after writes."""
 
-    def __init__(self, engine: sa.Engine, *, interval_s: float = 0.5) -> None:
+    def __init__(self, engine: sa.Engine, *, interval_s: float = 0.1) -> None:
         self._engine = engine
         self._interval_s = interval_s
         self._wake = threading.Event()

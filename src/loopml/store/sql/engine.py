@@ -64,9 +64,9 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float, *, begin: str) -> sa.Engi
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable once committed, unless the OS dies
         # Checkpoints run in the store's Checkpointer thread; SQLite's own (in the committing
-        # thread) is only a safety net at ~160 MB of WAL. The file is truncated to 64 MB after one.
-        cur.execute("PRAGMA wal_autocheckpoint=40000")
-        cur.execute("PRAGMA journal_size_limit=67108864")
+        # thread) is only a safety net at ~40 MB of WAL. The file is truncated to 16 MB after one.
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
+        cur.execute("PRAGMA journal_size_limit=16777216")
         cur.execute("PRAGMA mmap_size=268435456")  # reads of large stores come from the page cache
         cur.execute("PRAGMA cache_size=-32768")  # 32 MB per connection
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")

@@ -53,4 +53,4 @@ class Prepared:
 
     def fetchall(self, cursor: Any, params: Mapping[str, Any]) -> list[Any]:
         cursor.execute(self.sql, self._args(params))
-        return list(cursor.fetchall())
+        return cursor.fetchall()  # type: ignore[no-any-return]

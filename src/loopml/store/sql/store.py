@@ -449,12 +449,11 @@ class SqlStore:
                     self._run_state(cursor, run_id)  # NotFound for an unknown run; [] for an unknown key
             finally:
                 cursor.close()
-        nan = float("nan")
+        values = [row[0] for row in found]
+        if None in values:  # NaN is stored as NULL
+            values = [float("nan") if value is None else value for value in values]
         return MetricHistory(
-            key,
-            values=[nan if r[0] is None else r[0] for r in found],
-            steps=[r[1] for r in found],
-            timestamps=[r[2] for r in found],
+            key, values=values, steps=[row[1] for row in found], timestamps=[row[2] for row in found]
         )
 
     def search_runs(
