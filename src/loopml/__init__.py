@@ -6,6 +6,8 @@ Two ways in, like httpx: the fluent API for notebooks and scripts
 """
 
 from ._version import __version__ as __version__
+from .entities import Dataset as Dataset
+from .entities import DatasetInput as DatasetInput
 from .entities import Event as Event
 from .entities import Experiment as Experiment
 from .entities import FileInfo as FileInfo
@@ -58,6 +60,7 @@ from .tracking.fluent import log_artifact as log_artifact
 from .tracking.fluent import log_artifacts as log_artifacts
 from .tracking.fluent import log_dict as log_dict
 from .tracking.fluent import log_figure as log_figure
+from .tracking.fluent import log_input as log_input
 from .tracking.fluent import log_metric as log_metric
 from .tracking.fluent import log_metrics as log_metrics
 from .tracking.fluent import log_param as log_param
@@ -75,6 +78,8 @@ __all__ = [
     "AlreadyExists",
     "Client",
     "Conflict",
+    "Dataset",
+    "DatasetInput",
     "Event",
     "Experiment",
     "FileInfo",
@@ -121,6 +126,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_model",

@@ -285,6 +285,8 @@ def train_one(candidate: Candidate, data: DemoData, batch: str) -> tuple[str, fl
     tags = {"model_family": candidate.family, "dataset": data.name, BATCH_TAG: batch}
     with loopml.start_run(run_name=candidate.name, tags=tags) as run:
         loopml.log_params({**candidate.params, "cv_folds": CV_FOLDS, "val_size": len(data.y_val)})
+        loopml.log_input(data.frame(data.x_train), context="training", name=f"{data.name}-train")
+        loopml.log_input(data.frame(data.x_val), context="validation", name=f"{data.name}-validation")
         log_cross_validation(candidate, data)
         started = time.perf_counter()
         estimator = candidate.build().fit(data.x_train, data.y_train)

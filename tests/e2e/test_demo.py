@@ -139,7 +139,12 @@ def test_demo_registers_promotes_and_loads_the_winner(demo: Demo) -> None:
     client = Client(tracking_uri=result.tracking_uri)
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     actions = [change.action for change in client.get_model_history(MODEL_NAME)]
+    lineage = client.get_model_version_datasets(MODEL_NAME, version.version)
     client.close()
+    assert [(i.context, i.dataset.name) for i in lineage] == [
+        ("training", "breast_cancer-train"),
+        ("validation", "breast_cancer-validation"),
+    ]
     assert version.version == 1
     assert version.current_stage == "Production"
     assert version.run_id == result.ranking[0].info.run_id

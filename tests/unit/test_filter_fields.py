@@ -44,3 +44,19 @@ def test_order_by_with_a_callers_fields() -> None:
     keys = parse_order_by(["version DESC", "tags.team"], **VERSION_FIELDS)
     assert keys == [OrderKey(Field("attribute", "version"), True), OrderKey(Field("tag", "team"), False)]
     assert keys[0].field.is_numeric and not keys[1].field.is_numeric
+
+
+def test_dataset_fields_parse_in_run_filters_only() -> None:
+    assert parse_filter("datasets.name = 'iris'") == Comparison(Field("dataset", "name"), "=", "iris")
+    assert parse_filter("dataset.context IN ('training', 'test')") == Comparison(
+        Field("dataset", "context"), "IN", ("training", "test")
+    )
+    with pytest.raises(InvalidFilter, match="unknown dataset field 'rows'") as info:
+        parse_filter("datasets.rows = '3'")
+    assert info.value.position == len("datasets.")
+    with pytest.raises(InvalidFilter, match="dataset fields are strings"):
+        parse_filter("datasets.digest > 5")
+    with pytest.raises(InvalidFilter, match="cannot sort"):
+        parse_order_by(["datasets.name DESC"])
+    with pytest.raises(InvalidFilter, match=r"datasets\.<key> is not searchable here"):
+        parse_filter("datasets.name = 'x'", key_kinds=("tag",))

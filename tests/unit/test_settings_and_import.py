@@ -76,6 +76,7 @@ def test_public_api_is_the_documented_one() -> None:
         "download_artifacts", "search_runs",
         "register_model", "RegisteredModel", "ModelVersion", "ModelStage", "ModelChange", "Event",
         "log_model", "save_model", "load_model", "ModelInfo", "ModelSignature", "infer_signature",
+        "log_input", "Dataset", "DatasetInput",
     }  # fmt: skip
     assert set(loopml.__all__) == documented
     for name in loopml.__all__:

@@ -149,12 +149,17 @@ def list_models(
 @tracking_uri_option
 @pass_state
 def show_model(state: CliState, name: str, as_json: bool) -> None:
-    """Show a registered model: description, tags, aliases and latest versions."""
-    from .output import format_time, key_value_table, print_json, stdout_console
+    """Show a registered model: description, tags, aliases, latest versions and their datasets."""
+    from .output import format_time, input_to_dict, inputs_table, key_value_table, print_json, stdout_console
 
-    model = state.client().get_registered_model(name)
+    client = state.client()
+    model = client.get_registered_model(name)
+    lineage = {v.version: client.get_model_version_datasets(name, v.version) for v in model.latest_versions}
     if as_json:
-        print_json(model_to_dict(model))
+        data = model_to_dict(model)
+        for entry in data["latest_versions"]:
+            entry["datasets"] = [input_to_dict(i) for i in lineage[entry["version"]]]
+        print_json(data)
         return
     console = stdout_console()
     overview = [
@@ -170,6 +175,9 @@ def show_model(state: CliState, name: str, as_json: bool) -> None:
     console.print(key_value_table("Aliases", {f"@{a}": f"version {n}" for a, n in model.aliases.items()}))
     console.print()
     console.print(_table("Latest versions", _VERSION_HEADERS, _version_rows(model.latest_versions)))
+    for version in sorted(lineage, reverse=True):
+        console.print()
+        console.print(inputs_table(lineage[version], title=f"Datasets of version {version}"))
 
 
 @models.command("versions")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from ..entities import Experiment, FileInfo, Run
+    from ..entities import DatasetInput, Experiment, FileInfo, Run
     from ..errors import LoopmlError
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "format_duration",
     "format_time",
     "format_value",
+    "input_to_dict",
+    "inputs_table",
     "key_value_table",
     "print_error",
     "print_json",
@@ -347,6 +349,42 @@ def artifacts_table(artifacts: Sequence[FileInfo]) -> Table:
         table.add_row(_text(f.path + ("/" if f.is_dir else "")), _text(size))
     if not artifacts:
         table.add_row(_text("(none)", "dim"), _text(""))
+    return table
+
+
+def input_to_dict(item: DatasetInput) -> dict[str, Any]:
+    d = item.dataset
+    return {
+        "context": item.context,
+        "name": d.name,
+        "digest": d.digest,
+        "source": d.source,
+        "source_type": d.source_type,
+        "num_rows": d.num_rows,
+        "num_columns": d.num_columns,
+        "schema": d.schema,
+        "profile": d.profile,
+    }
+
+
+DIGEST_SHOWN = 12
+
+
+def inputs_table(inputs: Sequence[DatasetInput], title: str = "Inputs") -> Table:
+    """The datasets a run used: context, name, digest (first 12 characters), size and source."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 2, 0, 1))
+    for header in ("context", "name", "digest", "rows", "columns", "source"):
+        table.add_column(
+            header, overflow="fold", justify="right" if header in ("rows", "columns") else "left"
+        )
+    for item in inputs:
+        d = item.dataset
+        cells = [item.context, d.name, d.digest[:DIGEST_SHOWN], d.num_rows, d.num_columns, d.source]
+        table.add_row(*(_text("-" if c is None else c) for c in cells))
+    if not inputs:
+        table.add_row(_text("(none)", "dim"), *(_text("") for _ in range(5)))
     return table
 
 

@@ -120,11 +120,13 @@ def list_all_artifacts(client: Client, run_id: str, limit: int = MAX_ARTIFACTS_S
 @tracking_uri_option
 @pass_state
 def show_run(state: CliState, run_id: str, as_json: bool) -> None:
-    """Show a run: its info, params, latest metrics, tags and artifacts."""
+    """Show a run: its info, params, latest metrics, tags, inputs (datasets) and artifacts."""
     from .output import (
         artifacts_table,
         format_duration,
         format_time,
+        input_to_dict,
+        inputs_table,
         key_value_table,
         print_json,
         run_to_dict,
@@ -133,9 +135,10 @@ def show_run(state: CliState, run_id: str, as_json: bool) -> None:
 
     client = state.client()
     run = client.get_run(run_id)
+    inputs = client.get_run_inputs(run_id)
     artifacts = list_all_artifacts(client, run_id)
     if as_json:
-        print_json(run_to_dict(run, artifacts))
+        print_json({**run_to_dict(run, artifacts), "inputs": [input_to_dict(i) for i in inputs]})
         return
     info = run.info
     overview = [
@@ -158,5 +161,7 @@ def show_run(state: CliState, run_id: str, as_json: bool) -> None:
     for title, values in (("Params", run.params), ("Metrics", run.metrics), ("Tags", run.tags)):
         console.print()
         console.print(key_value_table(title, dict(sorted(values.items()))))
+    console.print()
+    console.print(inputs_table(inputs))
     console.print()
     console.print(artifacts_table(artifacts))

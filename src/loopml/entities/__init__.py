@@ -1,5 +1,7 @@
 """Frozen value objects shared by every layer: what the store returns and the client hands out."""
 
+from .dataset import Dataset as Dataset
+from .dataset import DatasetInput as DatasetInput
 from .experiment import Experiment as Experiment
 from .file_info import FileInfo as FileInfo
 from .lifecycle import LifecycleStage as LifecycleStage
@@ -19,6 +21,8 @@ from .run import RunData as RunData
 from .run import RunInfo as RunInfo
 
 __all__ = [
+    "Dataset",
+    "DatasetInput",
     "Event",
     "Experiment",
     "FileInfo",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from ..entities import (
+    DatasetInput,
     Event,
     Experiment,
     Metric,
@@ -78,6 +79,14 @@ class Store(Protocol):
         tags: Sequence[RunTag] = (),
     ) -> None: ...
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory: ...
+
+    # datasets: stored once per (name, digest); ``dataset_ids`` (uuid hex, by position) name
+    # the datasets not stored yet. Only a RUNNING, active run accepts inputs.
+    def log_inputs(
+        self, run_id: str, inputs: Sequence[DatasetInput], *, dataset_ids: Sequence[str] | None = None
+    ) -> None: ...
+    def get_run_inputs(self, run_id: str) -> list[DatasetInput]: ...
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],

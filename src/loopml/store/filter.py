@@ -32,6 +32,7 @@ from loopml.errors import InvalidFilter
 
 __all__ = [
     "ATTRIBUTES",
+    "DATASET_FIELDS",
     "NUMERIC_ATTRIBUTES",
     "OPERATORS",
     "RUN_KEY_KINDS",
@@ -45,7 +46,7 @@ __all__ = [
     "parse_order_by",
 ]
 
-FieldKind = Literal["metric", "param", "tag", "attribute"]
+FieldKind = Literal["metric", "param", "tag", "attribute", "dataset"]
 
 #: Run attributes a filter or an order_by may name (bare or as ``attributes.<name>``).
 ATTRIBUTES = frozenset(
@@ -76,7 +77,12 @@ _PREFIXES: dict[str, FieldKind] = {
     "attributes": "attribute",
     "attribute": "attribute",
     "attr": "attribute",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
+
+#: What ``datasets.<field>`` may name: a run matches when one of its inputs has the value.
+DATASET_FIELDS = frozenset({"name", "digest", "context"})
 
 #: The comparison operators, as normalized in :attr:`Comparison.op`.
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE", "ILIKE")
@@ -111,8 +117,8 @@ class Field:
         )
 
 
-#: The key prefixes a run search accepts.
-RUN_KEY_KINDS: frozenset[FieldKind] = frozenset({"metric", "param", "tag"})
+#: The key prefixes a run search accepts (``datasets.<field>`` in filters only, never in order_by).
+RUN_KEY_KINDS: frozenset[FieldKind] = frozenset({"metric", "param", "tag", "dataset"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +403,11 @@ class _Parser:
             if op in _PATTERN_OPS:
                 self.fail(tok, f"{op} needs a quoted pattern", _EXPECT_STRING)
             if op not in ("=", "!=", "IN", "NOT IN"):
-                kinds = {"param": "params are strings", "tag": "tags are strings"}
+                kinds = {
+                    "param": "params are strings",
+                    "tag": "tags are strings",
+                    "dataset": "dataset fields are strings",
+                }
                 self.fail(
                     tok,
                     f"{kinds.get(field.kind, 'a string attribute')}: "
@@ -436,11 +446,19 @@ class _Parser:
             return self.attribute(tok, key, key_pos)
         if kind not in self.fields.key_kinds:
             self.fail(tok, f"{prefix}.<key> is not searchable here", self.key_prefixes() + " before the key")
+        if kind == "dataset" and key not in DATASET_FIELDS:
+            _fail(
+                self.text,
+                key_pos,
+                f"unknown dataset field {key!r}",
+                "datasets.name, datasets.digest or datasets.context",
+            )
         return Field(kind, key)
 
     def key_prefixes(self) -> str:
-        names = {"metric": "metrics.", "param": "params.", "tag": "tags."}
-        return ", ".join(names[k] for k in ("metric", "param", "tag") if k in self.fields.key_kinds)
+        names = {"metric": "metrics.", "param": "params.", "tag": "tags.", "dataset": "datasets."}
+        kinds = ("metric", "param", "tag", "dataset")
+        return ", ".join(names[k] for k in kinds if k in self.fields.key_kinds)
 
     def attribute(self, tok: _Token, name: str, pos: int) -> Field:
         attributes = self.fields.attributes
@@ -471,7 +489,13 @@ def _ends_with_escape(pattern: str) -> bool:
 
 
 def _describe(field: Field) -> str:
-    prefix = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attribute"}[field.kind]
+    prefix = {
+        "metric": "metrics",
+        "param": "params",
+        "tag": "tags",
+        "attribute": "attribute",
+        "dataset": "datasets",
+    }[field.kind]
     return f"{prefix}.{field.key}" if field.kind != "attribute" else f"attribute {field.key}"
 
 
@@ -523,7 +547,14 @@ def parse_order_by(
         if not item.strip():
             _fail(item, 0, "empty order_by item", _EXPECT_FIELD)
         parser = _Parser(item, fields)
+        start = parser.tok
         field = parser.parse_field()
+        if field.kind == "dataset":
+            parser.fail(
+                start,
+                "a run may use several datasets: datasets.<field> filters runs but cannot sort them",
+                "metrics.<key>, params.<key>, tags.<key> or an attribute",
+            )
         descending = False
         if parser.at_keyword("asc", "desc"):
             descending = parser.advance().text.lower() == "desc"

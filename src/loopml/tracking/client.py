@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
@@ -233,6 +234,37 @@ class Client:
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         return self.store.get_metric_history(run_id, key)
+
+    # ---- datasets --------------------------------------------------------------------------------
+
+    def log_input(
+        self,
+        run_id: str,
+        dataset: Any,
+        context: str = "training",
+        name: str | None = None,
+        *,
+        source: str | None = None,
+    ) -> DatasetInput:
+        """Record that the run used ``dataset`` (a DataFrame, an ndarray, or a file path/URL) in
+        ``context`` (training, validation or test): its digest, source, schema and profile.
+
+        A dataset (same name and digest) used by many runs is stored once. Returns what was recorded.
+        """
+        from .datasets import dataset_input
+
+        recorded = dataset_input(dataset, context, name, source)
+        self.store.log_inputs(run_id, [recorded], dataset_ids=[uuid.uuid4().hex])
+        return recorded
+
+    def get_run_inputs(self, run_id: str) -> list[DatasetInput]:
+        """The datasets the run used: training, then validation, then test."""
+        return self.store.get_run_inputs(run_id)
+
+    def get_model_version_datasets(self, name: str, version: int | str) -> list[DatasetInput]:
+        """The datasets of the run a model version came from ([] for a version without a run)."""
+        run_id = self.get_model_version(name, version).run_id
+        return [] if run_id is None else self.store.get_run_inputs(run_id)
 
     def search_runs(
         self,

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..entities import Experiment, Metric, Param, Run, RunStatus, RunTag
+from ..entities import DatasetInput, Experiment, Metric, Param, Run, RunStatus, RunTag
 from ..errors import Conflict, InvalidInput, NotFound
 from .client import Client, now_ms
 
@@ -229,6 +229,22 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 def delete_tag(key: str) -> None:
     run = _ensure_run()
     run.client.store.delete_tag(run.run_id, key)
+
+
+def log_input(
+    dataset: Any,
+    context: str = "training",
+    name: str | None = None,
+    *,
+    source: str | None = None,
+    run_id: str | None = None,
+) -> DatasetInput:
+    """Record a dataset (DataFrame, ndarray, or file path/URL) as an input of the active run (or
+    ``run_id``): digest, source, schema and profile; ``context`` is training, validation or test."""
+    if run_id is not None:
+        return _client().log_input(run_id, dataset, context, name, source=source)
+    run = _ensure_run()
+    return run.client.log_input(run.run_id, dataset, context, name, source=source)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:

@@ -7,6 +7,9 @@ query pins the behaviour:
   t.run_id = runs.run_id AND key = :k AND value <op> :v)``, answered by the ``(run_id, key)``
   primary key, so a search reads no more rows than it needs to fill its page. A run
   without the key never matches, not even ``!=`` or ``NOT IN``. A NaN metric never matches.
+* A ``datasets.name|digest|context`` condition is a correlated ``EXISTS`` over ``run_inputs``
+  joined to ``datasets``: the run used some dataset that matches. Each condition is its own
+  ``EXISTS``, so ``datasets.name = 'a' and datasets.context = 'test'`` may match two inputs.
 * When the first order key is a metric, param or tag, :func:`fetch_run_rows` reads the runs
   that have it by walking the ``(key, value)`` index in order (a page of the best 1,000 of
   100,000 runs touches a few thousand rows), then the runs without it.
@@ -32,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from loopml.store.filter import And, Comparison, Expr, Or, OrderKey
-from loopml.store.sql.schema import latest_metrics, params, runs, tags
+from loopml.store.sql.schema import datasets, latest_metrics, params, run_inputs, runs, tags
 
 __all__ = ["fetch_run_rows", "search_runs_query"]
 
@@ -56,6 +59,11 @@ _OPERATORS = {
     "<=": operator.le,
     ">": operator.gt,
     ">=": operator.ge,
+}
+_DATASET_COLUMNS: dict[str, sa.Column[Any]] = {
+    "name": datasets.c.name,
+    "digest": datasets.c.digest,
+    "context": run_inputs.c.context,
 }
 _ORDERED = frozenset({"<", "<=", ">", ">="})
 _INT64 = 2**63
@@ -169,6 +177,12 @@ def _comparison(comparison: Comparison) -> ColumnElement[bool]:
         if field.is_numeric:
             return _compare_integer(column, comparison.op, comparison.value)
         return _compare(column, comparison.op, comparison.value, numeric=False)
+    if field.kind == "dataset":
+        # Some input of the run matches: run_inputs (run_id first in its key) joined to datasets.
+        matched = _compare(_DATASET_COLUMNS[field.key], comparison.op, comparison.value, numeric=False)
+        return sa.exists().where(
+            run_inputs.c.run_id == runs.c.run_id, run_inputs.c.dataset_id == datasets.c.dataset_id, matched
+        )
     table = _KEY_TABLES[field.kind]
     conditions = [table.c.key == field.key]
     if field.kind == "metric":

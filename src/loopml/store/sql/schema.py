@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -229,4 +229,42 @@ events = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_events_type_id", "type", "id"),
+)
+
+
+# ---- datasets (migration 0003) -----------------------------------------------------------
+
+# One row per distinct (name, digest): a dataset used by many runs is stored once.
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("name", sa.String(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False),
+    sa.Column("source_type", sa.String(32), nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("num_rows", sa.BigInteger, nullable=True),
+    sa.Column("num_columns", sa.Integer, nullable=True),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("name", "digest", name="uq_datasets_name_digest"),
+    sa.Index("ix_datasets_name", "name"),
+    sa.Index("ix_datasets_digest", "digest"),
+)
+
+# Which runs used which datasets, and how (training, validation, test).
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column(
+        "dataset_id",
+        sa.String(ID_LENGTH),
+        sa.ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("context", sa.String(32), primary_key=True),
+    sa.Index("ix_run_inputs_run_id", "run_id"),
+    sa.Index("ix_run_inputs_dataset_id", "dataset_id"),
 )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...entities import (
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -455,6 +456,23 @@ class SqlStore:
         return MetricHistory(
             key, values=values, steps=[row[1] for row in found], timestamps=[row[2] for row in found]
         )
+
+    # ---- datasets (datasets.py) -----------------------------------------------------------------
+
+    def log_inputs(
+        self, run_id: str, inputs: Sequence[DatasetInput], *, dataset_ids: Sequence[str] | None = None
+    ) -> None:
+        from . import datasets
+
+        checked = datasets.validate_inputs(inputs, dataset_ids)
+        with self._write("logging inputs") as conn:
+            datasets.log_inputs(conn, self._insert, run_id, checked)
+
+    def get_run_inputs(self, run_id: str) -> list[DatasetInput]:
+        from . import datasets
+
+        with self._read("reading the inputs of a run") as conn:
+            return datasets.get_run_inputs(conn, run_id)
 
     def search_runs(
         self,
