@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
@@ -83,40 +84,34 @@ def test_errors_exit_with_the_error_code(client: Client) -> None:
     assert CliRunner().invoke(cli, ["models", "history", "nope"]).exit_code == 3
 
 
-class _Doubler:
-    def predict(self, frame: Any) -> Any:
-        return frame["x"] * 2
+def _double(frame: Any) -> Any:
+    return frame["x"] * 2
 
 
-def test_predict_scores_a_file_with_the_resolved_model(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loaded: list[str] = []
-
-    def load_model(uri: str) -> _Doubler:
-        loaded.append(uri)
-        return _Doubler()
-
-    monkeypatch.setattr(loopml, "load_model", load_model, raising=False)
+def test_predict_scores_a_file_with_a_registered_model(client: Client, tmp_path: Path) -> None:
+    with loopml.start_run():
+        info = loopml.log_model(_double, "doubler", input_example=pd.DataFrame({"x": [1.0, 2.0]}))
+    version = loopml.register_model(info.model_uri, "doubler").version
+    client.set_registered_model_alias("doubler", "champion", version)
     data = tmp_path / "rows.csv"
     data.write_text("x\n1\n2.5\n")
-    result = invoke("models", "predict", "models:/churn@champion", "--input", str(data))
+    result = invoke("models", "predict", "models:/doubler@champion", "--input", str(data))
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [{"prediction": 2.0}, {"prediction": 5.0}]
-    assert loaded == ["/models/churn/2"]
     records = tmp_path / "rows.json"
-    records.write_text(json.dumps([{"x": 3}]))
+    records.write_text(json.dumps([{"x": 3.0}]))
     out = tmp_path / "out.csv"
-    assert invoke("models", "predict", "models:/churn/1", "-i", str(records), "-o", str(out)).exit_code == 0
-    assert out.read_text().splitlines() == ["prediction", "6"]
+    args = ("models", "predict", f"models:/doubler/{version}", "-i", str(records), "-o", str(out))
+    assert invoke(*args).exit_code == 0
+    assert out.read_text().splitlines() == ["prediction", "6.0"]
 
 
-def test_predict_without_load_model_says_so(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delattr(loopml, "load_model", raising=False)
+def test_predict_names_the_bad_column(client: Client, tmp_path: Path) -> None:
+    with loopml.start_run():
+        info = loopml.log_model(_double, "doubler", input_example=pd.DataFrame({"x": [1.0, 2.0]}))
+    loopml.register_model(info.model_uri, "doubler")
     data = tmp_path / "rows.csv"
-    data.write_text("x\n1\n")
-    result = CliRunner().invoke(cli, ["models", "predict", "models:/churn/1", "-i", str(data)])
+    data.write_text("y\n1\n")
+    result = CliRunner().invoke(cli, ["models", "predict", "models:/doubler/1", "-i", str(data)])
     assert result.exit_code == 2
-    assert "load_model" in result.stderr
+    assert "'x'" in result.stderr

@@ -284,14 +284,11 @@ def predict(state: CliState, uri: str, input_path: Path, output_path: Path | Non
 
     from ..errors import InvalidInput
 
-    load_model = getattr(loopml, "load_model", None)
-    if load_model is None:
-        raise InvalidInput("this loopml cannot load models yet (loopml.load_model is missing)")
     for path in (input_path, output_path):
         if path is not None and path.suffix.lower() not in _FRAME_SUFFIXES:
             raise InvalidInput(f"{path} must end in .csv, .parquet or .json", path=str(path))
     location = state.client().resolve_model_uri(uri) if uri.startswith("models:/") else uri
-    predictions = load_model(location).predict(_read_frame(input_path))
+    predictions = loopml.load_model(location).predict(_read_frame(input_path))
     _write_predictions(predictions, output_path)
 
 

@@ -63,12 +63,23 @@ class ActiveRun:
 
 
 @functools.lru_cache(maxsize=8)
-def _client_for(tracking_uri: str, artifact_root: str) -> Client:
-    return Client(tracking_uri or None, artifact_root or None)
+def _client_for(settings_key: tuple[str, ...]) -> Client:
+    del settings_key  # the cache key only: the Client reads the same variables itself
+    return Client()
+
+
+# The variables a Client's store and artifact root depend on: a change to any of them
+# (set_tracking_uri, another LOOPML_HOME) gives the fluent API another Client.
+_CLIENT_VARIABLES = (
+    "LOOPML_HOME",
+    "LOOPML_TRACKING_URI",
+    "LOOPML_ARTIFACT_ROOT",
+    "LOOPML_SQLITE_BUSY_TIMEOUT_S",
+)
 
 
 def _client() -> Client:
-    return _client_for(os.environ.get("LOOPML_TRACKING_URI", ""), os.environ.get("LOOPML_ARTIFACT_ROOT", ""))
+    return _client_for(tuple(os.environ.get(name, "") for name in _CLIENT_VARIABLES))
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
