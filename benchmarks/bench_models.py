@@ -133,13 +133,6 @@ def run_tool(tool: str, cmd: list[str], workdir: Path, sizes: dict[str, Any]) ->
     return out
 
 
-def worker_commands(peer: peer_venv.PeerEnv | None) -> dict[str, list[str]]:
-    cmds = {"loopml": [sys.executable, str(HERE / "bench_models.py"), "--_worker"]}
-    if peer is not None and peer.python is not None:
-        cmds["mlflow"] = [str(peer.python), str(HERE / "peers" / "mlflow_models_peer.py")]
-    return cmds
-
-
 def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
     """``--repeats`` fresh-store runs per tool, interleaved (loopml r1, mlflow r1, loopml r2, ...)."""
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
@@ -347,7 +340,10 @@ def main() -> int:
     if peer is not None and peer.python is None:
         c.log(WHO, peer.note)
     meta = make_meta(args, peer)
-    results = run_repeats(args, worker_commands(peer))
+    results = run_repeats(
+        args,
+        peer_venv.worker_commands(HERE / "bench_models.py", HERE / "peers" / "mlflow_models_peer.py", peer),
+    )
     meta["versions"] = {tool: get(reps, 0, "version") for tool, reps in results.items()}
     report = {"meta": meta, **build_report(args, results)}
     meta["loadavg_end"] = os.getloadavg()

@@ -182,13 +182,6 @@ def run_worker(tool: str, cmd: list[str], workdir: Path, sizes: dict[str, Any]) 
     return res
 
 
-def worker_commands(peer: peer_venv.PeerEnv | None) -> dict[str, list[str]]:
-    cmds = {"loopml": [sys.executable, str(HERE / "bench_tracking.py"), "--_worker"]}
-    if peer is not None and peer.python is not None:
-        cmds["mlflow"] = [str(peer.python), str(HERE / "peers" / "mlflow_peer.py")]
-    return cmds
-
-
 def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
     """``--repeats`` fresh-database runs per tool, interleaved (loopml r1, mlflow r1, loopml r2, ...)."""
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
@@ -477,7 +470,7 @@ def main() -> int:
     peer = None if args.no_peers else peer_venv.mlflow_python(install=args.install_peers)
     if peer is not None and peer.python is None:
         c.log(WHO, peer.note)
-    cmds = worker_commands(peer)
+    cmds = peer_venv.worker_commands(HERE / "bench_tracking.py", HERE / "peers" / "mlflow_peer.py", peer)
     meta = make_meta(args, peer, cmds)
     c.log(WHO, f"import timing ({args.import_repeats} fresh subprocesses per tool)")
     pythons = {"loopml": sys.executable} | ({"mlflow": cmds["mlflow"][0]} if "mlflow" in cmds else {})

@@ -73,3 +73,11 @@ def mlflow_python(install: bool, venv: Path | None = None) -> PeerEnv:
     if version != MLFLOW_VERSION:
         note += f" (expected {MLFLOW_VERSION}; --install-peers pins it)"
     return PeerEnv("mlflow", venv, python, version, note)
+
+
+def worker_commands(loopml_script: Path, peer_script: Path, peer: PeerEnv | None) -> dict[str, list[str]]:
+    """The command of each side: loopml's worker under this interpreter, the peer's under its venv."""
+    cmds = {"loopml": [sys.executable, str(loopml_script), "--_worker"]}
+    if peer is not None and peer.python is not None:
+        cmds["mlflow"] = [str(peer.python), str(peer_script)]
+    return cmds
