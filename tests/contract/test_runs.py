@@ -38,6 +38,9 @@ def test_params_metrics_tags_round_trip(client: Client, run_id: str) -> None:
         (1, 0.5, 1000),
         (2, 0.25, 900),
     ]
+    frame = history.to_pandas()
+    assert list(frame.columns) == ["step", "timestamp", "value"]
+    assert frame["value"].tolist() == [0.75, 0.5, 0.25]
     client.delete_tag(run_id, "note")
     assert client.get_run(run_id).tags == {}
     with pytest.raises(NotFound):

@@ -12,10 +12,6 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
     KILLED = "KILLED"
 
-    @property
-    def is_terminated(self) -> bool:
-        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
-
 
 class LifecycleStage(StrEnum):
     """Soft deletion: a deleted experiment or run keeps its data until it is restored or purged."""
