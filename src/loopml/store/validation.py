@@ -15,6 +15,7 @@ MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 250
 MAX_BATCH_SIZE = 100_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the range of every integer column
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 
@@ -74,14 +75,19 @@ def metric_value(key: str, value: Any) -> float:
 
 
 def integer(name: str, value: Any) -> int:
+    """``value`` as an int that fits a 64-bit integer column."""
     if type(value) is int:
-        return value
-    if isinstance(value, bool):
+        number = value
+    elif isinstance(value, bool):
         raise InvalidInput(f"{name} must be an integer, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise InvalidInput(f"{name} must be an integer, got {value!r} ({type(value).__name__})") from None
+    else:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise InvalidInput(f"{name} must be an integer, got {value!r} ({type(value).__name__})") from None
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInput(f"{name} must fit a 64-bit integer, got {number}")
+    return number
 
 
 def param_value(key: str, value: Any) -> str:

@@ -9,14 +9,20 @@ from typing import Any
 from ...entities import Metric, Param, RunTag
 from ...errors import Conflict, InvalidInput
 from .. import validation as v
+from .metric_blocks import BLOCK_MIN_POINTS, BlockRow, pack
 from .statements import Statements
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Validated rows of a ``log_batch`` call, ready to insert."""
+    """Validated rows of a ``log_batch`` call, ready to insert.
+
+    ``metrics`` are the points stored row by row, ``blocks`` the keys with many points,
+    packed (metric_blocks.py); ``latest`` holds the newest point of every key.
+    """
 
     metrics: list[MetricRow]
+    blocks: list[BlockRow]
     latest: list[MetricRow]
     params: dict[str, str]
     tags: dict[str, str]
@@ -44,9 +50,8 @@ def validate_batch(
     total = len(metrics) + len(params) + len(tags)
     if total > v.MAX_BATCH_SIZE:
         raise InvalidInput(f"a batch holds at most {v.MAX_BATCH_SIZE} values, got {total}; split it")
-    rows: list[MetricRow] = []
-    append = rows.append
-    valid_key = v.is_valid_key
+    groups: dict[str, list[MetricRow]] = {}
+    valid_key, low, high = v.is_valid_key, v.INT64_MIN, v.INT64_MAX
     for m in metrics:
         key, value, step, ts = m.key, m.value, m.step, m.timestamp
         if (
@@ -54,16 +59,31 @@ def validate_batch(
             and type(value) is float
             and type(step) is int
             and type(ts) is int
+            and low <= step <= high
+            and low <= ts <= high
             and valid_key(key)
         ):
-            append((run_id, key, None if value != value else value, step, ts))  # the common case, checked
+            row = (run_id, key, None if value != value else value, step, ts)  # the common case, checked
         else:
-            append(metric_row(run_id, m))  # every other case, with the error messages
-    latest: dict[str, MetricRow] = {}
-    for row in rows:  # the newest point per key: highest (step, timestamp), later calls win ties
-        best = latest.get(row[1])
-        if best is None or row[3] > best[3] or (row[3] == best[3] and row[4] >= best[4]):
-            latest[row[1]] = row
+            row = metric_row(run_id, m)  # every other case, with the error messages
+        group = groups.get(row[1])
+        if group is None:
+            groups[row[1]] = [row]
+        else:
+            group.append(row)
+    singles: list[MetricRow] = []
+    blocks: list[BlockRow] = []
+    latest: list[MetricRow] = []
+    for key, group in groups.items():
+        best = group[0]
+        for row in group:  # the newest point: highest (step, timestamp), later calls win ties
+            if row[3] > best[3] or (row[3] == best[3] and row[4] >= best[4]):
+                best = row
+        latest.append(best)
+        if len(group) >= BLOCK_MIN_POINTS:
+            blocks.append(pack(run_id, key, group))
+        else:
+            singles.extend(group)
     param_values: dict[str, str] = {}
     for p in params:
         key = v.check_key(p.key, "param key")
@@ -75,7 +95,7 @@ def validate_batch(
                 key=key,
             )
     tag_values = {v.check_key(tag.key, "tag key"): v.tag_value(tag.key, tag.value) for tag in tags}
-    return Batch(rows, list(latest.values()), param_values, tag_values)
+    return Batch(singles, blocks, latest, param_values, tag_values)
 
 
 def write_batch(cursor: Any, sql: Statements, run_id: str, batch: Batch) -> None:
@@ -102,6 +122,10 @@ def write_batch(cursor: Any, sql: Statements, run_id: str, batch: Batch) -> None
         sql.upsert_tag.executemany(
             cursor, [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
         )
+    if batch.blocks:
+        after_id = sql.last_metric_id.fetchall(cursor, {})[0][0] or 0
+        sql.insert_block.executemany_rows(cursor, [(*block, after_id) for block in batch.blocks])
     if batch.metrics:
         sql.insert_metric.executemany_rows(cursor, batch.metrics)
+    if batch.latest:
         sql.upsert_latest.executemany(cursor, batch.latest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -108,6 +108,24 @@ metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "id", "value"),
+)
+
+# Points logged many at a time (a log_batch call with many points of one key) are stored as
+# one block row per key and call: the steps, timestamps and values packed as little-endian
+# int64/int64/float64 columns (see metric_blocks.py). ``after_id`` is the highest ``metrics.id``
+# when the block was written, which places its points among the single points in logging order.
+metric_blocks = sa.Table(
+    "metric_blocks",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(ID_LENGTH), _run_fk(), nullable=False),
+    sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("step_data", sa.LargeBinary, nullable=False),
+    sa.Column("timestamp_data", sa.LargeBinary, nullable=False),
+    sa.Column("value_data", sa.LargeBinary, nullable=False),
+    sa.Column("after_id", sa.BigInteger, nullable=False),
+    sa.Index("ix_metric_blocks_history", "run_id", "key", "id"),
 )
 
 # The latest point per (run, key): highest step, then latest timestamp. Search filters and

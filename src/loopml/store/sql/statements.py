@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from . import schema as t
+from .metric_blocks import BLOCK_COLUMNS
 from .prepared import Prepared
 
 METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp")
@@ -43,7 +44,12 @@ class Statements:
     """The prepared statements of one dialect."""
 
     def __init__(self, dialect: sa.Dialect) -> None:
-        insert: Any = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
+        if dialect.name == "sqlite":
+            insert: Any = sqlite.insert
+        else:
+            from sqlalchemy.dialects import postgresql  # imported only for PostgreSQL stores
+
+            insert = postgresql.insert
         r, m, p = t.runs.c, t.metrics.c, t.params.c
         run_id: sa.BindParameter[str] = sa.bindparam("run_id")
 
@@ -78,8 +84,19 @@ class Statements:
         self.insert_metric_if_writable = prep(_writable_metric_insert())
         self.upsert_latest = prep(_latest_upsert(insert))
         assert self.upsert_latest.parameters == METRIC_COLUMNS, self.upsert_latest.parameters
-        self.history = prep(
-            sa.select(m.value, m.step, m.timestamp)
-            .where(m.run_id == run_id, m.key == sa.bindparam("key"))
-            .order_by(m.step, m.timestamp, m.id)
+        history = sa.select(m.value, m.step, m.timestamp).where(
+            m.run_id == run_id, m.key == sa.bindparam("key")
+        )
+        self.history = prep(history.order_by(m.step, m.timestamp, m.id))
+        self.history_with_ids = prep(history.add_columns(m.id).order_by(m.step, m.timestamp, m.id))
+        self.last_metric_id = prep(sa.select(sa.func.max(m.id)))
+        b = t.metric_blocks.c
+        self.insert_block = prep(
+            sa.insert(t.metric_blocks).inline().values(_binds(t.metric_blocks, BLOCK_COLUMNS))
+        )
+        assert self.insert_block.parameters == BLOCK_COLUMNS, self.insert_block.parameters
+        self.history_blocks = prep(
+            sa.select(b.step_data, b.timestamp_data, b.value_data, b.after_id)
+            .where(b.run_id == run_id, b.key == sa.bindparam("key"))
+            .order_by(b.id)
         )

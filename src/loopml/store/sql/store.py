@@ -34,6 +34,7 @@ from . import run_data as rd
 from . import schema as t
 from .checkpointer import Checkpointer
 from .engine import create_engines, is_sqlite, sqlalchemy_url
+from .metric_blocks import merge
 from .migration import ensure_schema
 from .registry import SqlRegistry
 from .statements import METRIC_COLUMNS, Statements
@@ -442,20 +443,26 @@ class SqlStore:
             rd.write_batch(cursor, self._sql, run_id, batch)
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        params = {"run_id": run_id, "key": key}
         with self._read("reading a metric history") as conn:
             cursor = conn.connection.cursor()
             try:
-                found = self._sql.history.fetchall(cursor, {"run_id": run_id, "key": key})
-                if not found:
-                    self._run_state(cursor, run_id)  # NotFound for an unknown run; [] for an unknown key
+                blocks = self._sql.history_blocks.fetchall(cursor, params)
+                if blocks:
+                    singles = self._sql.history_with_ids.fetch_columns(cursor, params)
+                else:
+                    singles = self._sql.history.fetch_columns(cursor, params)
+                    if not singles[0]:
+                        self._run_state(cursor, run_id)  # NotFound for an unknown run; [] for an unknown key
             finally:
                 cursor.close()
-        values = [row[0] for row in found]
-        if None in values:  # NaN is stored as NULL
-            values = [float("nan") if value is None else value for value in values]
-        return MetricHistory(
-            key, values=values, steps=[row[1] for row in found], timestamps=[row[2] for row in found]
-        )
+        if blocks:
+            values, steps, timestamps = merge(singles, blocks)
+        else:
+            values, steps, timestamps = singles
+            if None in values:  # NaN is stored as NULL
+                values = [float("nan") if value is None else value for value in values]
+        return MetricHistory(key, values=values, steps=steps, timestamps=timestamps)
 
     # ---- datasets (datasets.py) -----------------------------------------------------------------
 
