@@ -4,9 +4,11 @@ Each peer gets its own venv so that its dependencies never meet loopml's::
 
     python -m venv benchmarks/.peers/mlflow
     benchmarks/.peers/mlflow/bin/pip install mlflow==3.17.2 scikit-learn pandas
+    python -m venv benchmarks/.peers/prefect
+    benchmarks/.peers/prefect/bin/pip install prefect==3.9.1
 
-:func:`mlflow_python` does exactly that when asked to install, and otherwise only
-looks for an existing venv.
+:func:`mlflow_python` and :func:`prefect_python` do exactly that when asked to install,
+and otherwise only look for an existing venv.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 PEERS_DIR = Path(__file__).resolve().parents[1] / ".peers"
 MLFLOW_VERSION = "3.17.2"
 MLFLOW_REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "pandas")
+PREFECT_VERSION = "3.9.1"
+PREFECT_REQUIREMENTS = (f"prefect=={PREFECT_VERSION}",)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,26 @@ def mlflow_python(install: bool, venv: Path | None = None) -> PeerEnv:
     if version != MLFLOW_VERSION:
         note += f" (expected {MLFLOW_VERSION}; --install-peers pins it)"
     return PeerEnv("mlflow", venv, python, version, note)
+
+
+def prefect_python(install: bool, venv: Path | None = None) -> PeerEnv:
+    """The Prefect peer venv; with ``install``, create it (or fix its prefect version) first."""
+    venv = venv or PEERS_DIR / "prefect"
+    python = venv_python(venv)
+    version = installed_version(python, "prefect") if python.exists() else None
+    if install and version != PREFECT_VERSION:
+        try:
+            create_venv(venv, PREFECT_REQUIREMENTS)
+        except (OSError, subprocess.CalledProcessError) as e:
+            return PeerEnv("prefect", venv, None, None, f"creating the venv failed: {e}")
+        version = installed_version(python, "prefect")
+    if version is None:
+        hint = "run with --install-peers to create it" if not install else "prefect is not importable there"
+        return PeerEnv("prefect", venv, None, None, f"no Prefect venv at {venv}: {hint}; peers skipped")
+    note = f"prefect {version} from {venv}"
+    if version != PREFECT_VERSION:
+        note += f" (expected {PREFECT_VERSION}; --install-peers pins it)"
+    return PeerEnv("prefect", venv, python, version, note)
 
 
 def worker_commands(loopml_script: Path, peer_script: Path, peer: PeerEnv | None) -> dict[str, list[str]]:

@@ -11,7 +11,9 @@ from .entities import DatasetInput as DatasetInput
 from .entities import Event as Event
 from .entities import Experiment as Experiment
 from .entities import FileInfo as FileInfo
+from .entities import FlowRun as FlowRun
 from .entities import LifecycleStage as LifecycleStage
+from .entities import LogRecord as LogRecord
 from .entities import Metric as Metric
 from .entities import MetricHistory as MetricHistory
 from .entities import ModelChange as ModelChange
@@ -21,10 +23,13 @@ from .entities import PagedList as PagedList
 from .entities import Param as Param
 from .entities import RegisteredModel as RegisteredModel
 from .entities import Run as Run
+from .entities import RunArtifact as RunArtifact
 from .entities import RunData as RunData
 from .entities import RunInfo as RunInfo
 from .entities import RunStatus as RunStatus
 from .entities import RunTag as RunTag
+from .entities import StateType as StateType
+from .entities import TaskRun as TaskRun
 from .errors import AlreadyExists as AlreadyExists
 from .errors import Conflict as Conflict
 from .errors import InvalidFilter as InvalidFilter
@@ -33,15 +38,37 @@ from .errors import LoopmlError as LoopmlError
 from .errors import MissingExtra as MissingExtra
 from .errors import NotFound as NotFound
 from .errors import PermissionDenied as PermissionDenied
+from .errors import RunTimedOut as RunTimedOut
 from .errors import SchemaOutdated as SchemaOutdated
 from .errors import StoreError as StoreError
 from .errors import Unauthenticated as Unauthenticated
+from .errors import UpstreamFailed as UpstreamFailed
 from .models.api import ModelInfo as ModelInfo
 from .models.api import load_model as load_model
 from .models.api import log_model as log_model
 from .models.api import save_model as save_model
 from .models.signature import ModelSignature as ModelSignature
 from .models.signature import infer_signature as infer_signature
+from .orchestration import cache_policies as cache_policies
+from .orchestration import runtime as runtime
+from .orchestration.flow import Flow as Flow
+from .orchestration.flow import flow as flow
+from .orchestration.futures import TaskFuture as TaskFuture
+from .orchestration.futures import as_completed as as_completed
+from .orchestration.futures import unmapped as unmapped
+from .orchestration.futures import wait as wait
+from .orchestration.options import exponential_backoff as exponential_backoff
+from .orchestration.run_artifacts import create_link_artifact as create_link_artifact
+from .orchestration.run_artifacts import create_markdown_artifact as create_markdown_artifact
+from .orchestration.run_artifacts import create_table_artifact as create_table_artifact
+from .orchestration.run_logger import get_run_logger as get_run_logger
+from .orchestration.runners import DaskTaskRunner as DaskTaskRunner
+from .orchestration.runners import InlineTaskRunner as InlineTaskRunner
+from .orchestration.runners import ProcessPoolTaskRunner as ProcessPoolTaskRunner
+from .orchestration.runners import ThreadPoolTaskRunner as ThreadPoolTaskRunner
+from .orchestration.states import State as State
+from .orchestration.task import Task as Task
+from .orchestration.task import task as task
 from .registry.api import register_model as register_model
 from .tracking.client import Client as Client
 from .tracking.fluent import ActiveRun as ActiveRun
@@ -78,14 +105,19 @@ __all__ = [
     "AlreadyExists",
     "Client",
     "Conflict",
+    "DaskTaskRunner",
     "Dataset",
     "DatasetInput",
     "Event",
     "Experiment",
     "FileInfo",
+    "Flow",
+    "FlowRun",
+    "InlineTaskRunner",
     "InvalidFilter",
     "InvalidInput",
     "LifecycleStage",
+    "LogRecord",
     "LoopmlError",
     "Metric",
     "MetricHistory",
@@ -99,25 +131,43 @@ __all__ = [
     "PagedList",
     "Param",
     "PermissionDenied",
+    "ProcessPoolTaskRunner",
     "RegisteredModel",
     "Run",
+    "RunArtifact",
     "RunData",
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "RunTimedOut",
     "SchemaOutdated",
+    "State",
+    "StateType",
     "StoreError",
+    "Task",
+    "TaskFuture",
+    "TaskRun",
+    "ThreadPoolTaskRunner",
     "Unauthenticated",
+    "UpstreamFailed",
     "__version__",
     "active_run",
+    "as_completed",
+    "cache_policies",
     "create_experiment",
+    "create_link_artifact",
+    "create_markdown_artifact",
+    "create_table_artifact",
     "delete_tag",
     "download_artifacts",
     "end_run",
+    "exponential_backoff",
+    "flow",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_run",
+    "get_run_logger",
     "get_tracking_uri",
     "infer_signature",
     "last_active_run",
@@ -134,6 +184,7 @@ __all__ = [
     "log_params",
     "log_text",
     "register_model",
+    "runtime",
     "save_model",
     "search_runs",
     "set_experiment",
@@ -141,4 +192,7 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "task",
+    "unmapped",
+    "wait",
 ]

@@ -12,6 +12,8 @@ knows the HTTP status a server answers with and the exit code the CLI ends with:
     ├── AlreadyExists            409  exit 4   a create that would duplicate a name or id
     ├── Conflict                 409  exit 5   the request contradicts stored state
     ├── StoreError               503  exit 10  the metadata or artifact store failed
+    ├── RunTimedOut              504  exit 12  a task or flow run exceeded its timeout_seconds
+    ├── UpstreamFailed           424  exit 13  a task did not run: a task it waits for failed
     │   └── SchemaOutdated       503  exit 10  the database schema needs ``loopml db upgrade``
     └── MissingExtra             500  exit 11  an optional dependency is not installed
 
@@ -32,9 +34,11 @@ __all__ = [
     "MissingExtra",
     "NotFound",
     "PermissionDenied",
+    "RunTimedOut",
     "SchemaOutdated",
     "StoreError",
     "Unauthenticated",
+    "UpstreamFailed",
 ]
 
 
@@ -126,6 +130,22 @@ class SchemaOutdated(StoreError):
     """The database schema is older than this loopml; run ``loopml db upgrade URI``."""
 
     code = "schema_outdated"
+
+
+class RunTimedOut(LoopmlError):
+    """A task or flow run did not finish within its ``timeout_seconds``."""
+
+    http_status = 504
+    exit_code = 12
+    code = "timed_out"
+
+
+class UpstreamFailed(LoopmlError):
+    """A task was not run because a task it depends on (an argument or ``wait_for``) failed."""
+
+    http_status = 424
+    exit_code = 13
+    code = "upstream_failed"
 
 
 class MissingExtra(LoopmlError):

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default="",
         description="Where artifacts go: a local path or any fsspec URL; default: <home>/artifacts.",
     )
+    result_storage: str = Field(
+        default="",
+        description="Where persisted task results go: a local path or fsspec URL; default: <home>/results.",
+    )
     experiment_name: str = Field(default="", description="The experiment fluent runs go to.")
     experiment_id: str = Field(default="", description="Like experiment_name, by id.")
     sqlite_busy_timeout_s: float = Field(
@@ -45,6 +49,10 @@ class Settings(BaseSettings):
     @property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{(self.home / 'loopml.db').as_posix()}"
+
+    @property
+    def resolved_result_storage(self) -> str:
+        return self.result_storage or (self.home / "results").as_posix()
 
     @property
     def resolved_artifact_root(self) -> str:

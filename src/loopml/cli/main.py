@@ -19,6 +19,7 @@ from ..errors import LoopmlError
 from . import CliState
 from .db import db
 from .experiments import experiments
+from .flows import cache, flows
 from .models import models
 from .runs import runs
 
@@ -85,6 +86,8 @@ cli.add_command(experiments)
 cli.add_command(runs)
 cli.add_command(models)
 cli.add_command(db)
+cli.add_command(flows)
+cli.add_command(cache)
 
 
 def main(argv: list[str] | None = None) -> None:

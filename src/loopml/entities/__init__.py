@@ -4,6 +4,12 @@ from .dataset import Dataset as Dataset
 from .dataset import DatasetInput as DatasetInput
 from .experiment import Experiment as Experiment
 from .file_info import FileInfo as FileInfo
+from .flow import CacheEntry as CacheEntry
+from .flow import FlowRun as FlowRun
+from .flow import LogRecord as LogRecord
+from .flow import RunArtifact as RunArtifact
+from .flow import StateType as StateType
+from .flow import TaskRun as TaskRun
 from .lifecycle import LifecycleStage as LifecycleStage
 from .lifecycle import RunStatus as RunStatus
 from .metric import Metric as Metric
@@ -21,12 +27,15 @@ from .run import RunData as RunData
 from .run import RunInfo as RunInfo
 
 __all__ = [
+    "CacheEntry",
     "Dataset",
     "DatasetInput",
     "Event",
     "Experiment",
     "FileInfo",
+    "FlowRun",
     "LifecycleStage",
+    "LogRecord",
     "Metric",
     "MetricHistory",
     "ModelChange",
@@ -36,8 +45,11 @@ __all__ = [
     "Param",
     "RegisteredModel",
     "Run",
+    "RunArtifact",
     "RunData",
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "StateType",
+    "TaskRun",
 ]

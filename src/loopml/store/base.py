@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from ..entities import (
+    CacheEntry,
     DatasetInput,
     Event,
     Experiment,
+    FlowRun,
+    LogRecord,
     Metric,
     MetricHistory,
     ModelChange,
@@ -17,8 +20,11 @@ from ..entities import (
     Param,
     RegisteredModel,
     Run,
+    RunArtifact,
     RunStatus,
     RunTag,
+    StateType,
+    TaskRun,
 )
 
 ViewType = Literal["active", "deleted", "all"]
@@ -32,6 +38,11 @@ class Store(Protocol):
     @property
     def registry(self) -> RegistryStore:
         """The model registry kept in the same database."""
+        ...
+
+    @property
+    def orchestration(self) -> OrchestrationStore:
+        """Flow runs, task runs, their logs and artifacts, and the task cache, in the same database."""
         ...
 
     # experiments
@@ -175,3 +186,49 @@ class RegistryStore(Protocol):
     def get_events(
         self, after_id: int = 0, types: Sequence[str] | None = None, limit: int = 1000
     ) -> list[Event]: ...
+
+
+class OrchestrationStore(Protocol):
+    """Records of flows and tasks. The engine buffers task-run changes and writes them in batches:
+    ``write_records`` upserts task runs by id (the newest snapshot wins) and appends logs and
+    artifacts, all in one transaction."""
+
+    def create_flow_run(self, flow_run: FlowRun) -> None: ...
+    def update_flow_run(
+        self,
+        flow_run_id: str,
+        *,
+        state: StateType,
+        history: Sequence[tuple[StateType, int]],
+        end_time: int | None = None,
+        error: str | None = None,
+        tracking_run_id: str | None = None,
+        attempts: int | None = None,
+    ) -> None: ...
+    def heartbeat(self, flow_run_ids: Sequence[str], now: int) -> None: ...
+    def write_records(
+        self,
+        task_runs: Sequence[TaskRun] = (),
+        logs: Sequence[LogRecord] = (),
+        artifacts: Sequence[RunArtifact] = (),
+    ) -> None: ...
+
+    # reads mark a RUNNING flow run whose process is gone (same host, pid not alive) or whose
+    # heartbeat is older than ``stale_after_ms`` as CRASHED (its unfinished task runs too) first.
+    def get_flow_run(self, flow_run_id: str) -> FlowRun: ...
+    def search_flow_runs(
+        self,
+        flow_name: str | None = None,
+        states: Sequence[StateType] | None = None,
+        parent_flow_run_id: str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> PagedList[FlowRun]: ...
+    def get_task_runs(self, flow_run_id: str) -> list[TaskRun]: ...
+    def get_logs(self, flow_run_id: str, task_run_id: str | None = None) -> list[LogRecord]: ...
+    def get_artifacts(self, flow_run_id: str | None = None, key: str | None = None) -> list[RunArtifact]: ...
+
+    # the task cache
+    def get_cache_entry(self, cache_key: str, now: int) -> CacheEntry | None: ...
+    def put_cache_entry(self, entry: CacheEntry) -> None: ...
+    def clear_cache(self, flow_name: str | None = None, task_key: str | None = None) -> int: ...

@@ -16,13 +16,18 @@ from ..entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    FlowRun,
+    LogRecord,
     Metric,
     MetricHistory,
     PagedList,
     Param,
     Run,
+    RunArtifact,
     RunStatus,
     RunTag,
+    StateType,
+    TaskRun,
 )
 from ..errors import AlreadyExists, InvalidInput
 from .names import generate_run_name
@@ -313,6 +318,46 @@ class Client:
     ) -> str:
         return self.artifact_store(run_id).download(path, dst_path)
 
+    # ---- orchestration records (flows and tasks: loopml/orchestration) -----------------------------
+
+    def get_flow_run(self, flow_run_id: str) -> FlowRun:
+        """A flow run; one whose process is gone reads as CRASHED."""
+        return self.store.orchestration.get_flow_run(flow_run_id)
+
+    def search_flow_runs(
+        self,
+        flow_name: str | None = None,
+        states: Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> PagedList[FlowRun]:
+        """Flow runs, newest first, optionally of one flow and in some states (``"FAILED"``, ...)."""
+        wanted = None if states is None else [_state(s) for s in states]
+        return self.store.orchestration.search_flow_runs(
+            flow_name=flow_name, states=wanted, max_results=max_results, page_token=page_token
+        )
+
+    def get_task_runs(self, flow_run_id: str) -> list[TaskRun]:
+        return self.store.orchestration.get_task_runs(flow_run_id)
+
+    def get_flow_run_logs(self, flow_run_id: str, task_run_id: str | None = None) -> list[LogRecord]:
+        return self.store.orchestration.get_logs(flow_run_id, task_run_id)
+
+    def get_run_artifacts(self, flow_run_id: str | None = None, key: str | None = None) -> list[RunArtifact]:
+        """The markdown, table and link artifacts of a flow run (or every one with ``key``)."""
+        return self.store.orchestration.get_artifacts(flow_run_id, key)
+
+    def retry_flow_run(self, flow_run_id: str) -> Any:
+        """Run a failed or crashed flow run again in this process, reusing the persisted results
+        of its completed task calls; returns the final State."""
+        from ..orchestration.flow import retry_flow_run
+
+        return retry_flow_run(self, flow_run_id)
+
+    def clear_cache(self, flow_name: str | None = None, task: str | None = None) -> int:
+        """Forget cached task results (of one flow and/or one task); returns how many."""
+        return self.store.orchestration.clear_cache(flow_name=flow_name, task_key=task)
+
     # ---- model registry: thin delegation to self.registry (loopml/registry/client.py) ---------------
 
     @functools.cached_property
@@ -421,3 +466,12 @@ class Client:
         self, after_id: int = 0, types: Sequence[str] | None = None, limit: int = 1000
     ) -> list[Event]:
         return self.registry.get_events(after_id, types, limit)
+
+
+def _state(value: str) -> StateType:
+    try:
+        return StateType(value.upper().replace("TIMEDOUT", "TIMED_OUT"))
+    except ValueError:
+        raise InvalidInput(
+            f"unknown state {value!r}; valid: {', '.join(s.value for s in StateType)}", state=value
+        ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _active_runs: ContextVar[tuple[ActiveRun, ...]] = ContextVar("loopml_active_runs", default=())
+# Set by a running flow: opens (once) the flow's tracking run when something is logged inside it
+# with no active run, so metrics logged in its tasks land in one run linked to the flow run.
+run_opener: ContextVar[Callable[[], ActiveRun] | None] = ContextVar("loopml_run_opener", default=None)
 
 
 class ActiveRun:
@@ -74,6 +77,7 @@ _CLIENT_VARIABLES = (
     "LOOPML_HOME",
     "LOOPML_TRACKING_URI",
     "LOOPML_ARTIFACT_ROOT",
+    "LOOPML_RESULT_STORAGE",
     "LOOPML_SQLITE_BUSY_TIMEOUT_S",
 )
 
@@ -199,7 +203,10 @@ def end_run(status: str = "FINISHED") -> None:
 
 def _ensure_run() -> ActiveRun:
     stack = _active_runs.get()
-    return stack[-1] if stack else start_run()
+    if stack:
+        return stack[-1]
+    opener = run_opener.get()
+    return opener() if opener is not None else start_run()
 
 
 def log_param(key: str, value: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -285,4 +285,113 @@ run_inputs = sa.Table(
     sa.Column("context", sa.String(32), primary_key=True),
     sa.Index("ix_run_inputs_run_id", "run_id"),
     sa.Index("ix_run_inputs_dataset_id", "dataset_id"),
+)
+
+
+# ---- orchestration: flow runs, task runs, logs, artifacts, the task cache (migration 0005) -------
+
+TASK_KEY_LENGTH = 500
+CACHE_KEY_LENGTH = 512
+URI_LENGTH = 1024
+
+# parameters and tags are compact JSON; history is a JSON list [[state, time in ms], ...].
+# Crash detection reads only the RUNNING rows (ix_flow_runs_state).
+flow_runs = sa.Table(
+    "flow_runs",
+    metadata,
+    sa.Column("flow_run_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("flow_name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("flow_version", sa.String(256), nullable=True),
+    sa.Column("entrypoint", sa.String(URI_LENGTH), nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("parameters_ref", sa.String(URI_LENGTH), nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("parent_flow_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("parent_task_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("tracking_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_time", sa.BigInteger, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Index("ix_flow_runs_flow_name_start", "flow_name", "start_time"),
+    sa.Index("ix_flow_runs_start_time", "start_time"),
+    sa.Index("ix_flow_runs_state", "state"),
+    sa.Index("ix_flow_runs_parent", "parent_flow_run_id"),
+)
+
+
+def _flow_run_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("flow_runs.flow_run_id", ondelete="CASCADE")
+
+
+# The row id is the primary key (SQLite's rowid: no extra bytes) and gives the insertion order;
+# task_run_id is unique, the target of write_records' upsert. One index row per task run besides it.
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("task_run_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("flow_run_id", sa.String(ID_LENGTH), _flow_run_fk(), nullable=False),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("task_key", sa.String(TASK_KEY_LENGTH), nullable=False),
+    sa.Column("dynamic_key", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=True),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("cache_key", sa.String(CACHE_KEY_LENGTH), nullable=True),
+    sa.Column("result_ref", sa.String(URI_LENGTH), nullable=True),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("task_run_id", name="uq_task_runs_task_run_id"),
+    sa.Index("ix_task_runs_flow_run_start", "flow_run_id", "start_time"),
+)
+
+flow_logs = sa.Table(
+    "flow_logs",
+    metadata,
+    sa.Column("id", _row_id, primary_key=True, autoincrement=True),
+    sa.Column("flow_run_id", sa.String(ID_LENGTH), _flow_run_fk(), nullable=False),
+    sa.Column("task_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("logger", sa.String(256), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_flow_logs_flow_run_timestamp", "flow_run_id", "timestamp"),
+)
+
+flow_artifacts = sa.Table(
+    "flow_artifacts",
+    metadata,
+    sa.Column("artifact_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("key", sa.String(KEY_LENGTH), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("flow_run_id", sa.String(ID_LENGTH), _flow_run_fk(), nullable=True),
+    sa.Column("task_run_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Index("ix_flow_artifacts_flow_run", "flow_run_id", "created_time"),
+    sa.Index("ix_flow_artifacts_key", "key", "created_time"),
+)
+
+# Cached task results outlive the flow runs that made them: no foreign key.
+task_cache = sa.Table(
+    "task_cache",
+    metadata,
+    sa.Column("cache_key", sa.String(CACHE_KEY_LENGTH), primary_key=True),
+    sa.Column("result_ref", sa.String(URI_LENGTH), nullable=False),
+    sa.Column("task_key", sa.String(TASK_KEY_LENGTH), nullable=False),
+    sa.Column("flow_name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("expires_time", sa.BigInteger, nullable=True),
+    sa.Index("ix_task_cache_flow_name", "flow_name"),
+    sa.Index("ix_task_cache_task_key", "task_key"),
 )

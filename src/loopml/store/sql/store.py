@@ -36,6 +36,7 @@ from .checkpointer import Checkpointer
 from .engine import create_engines, is_sqlite, sqlalchemy_url
 from .metric_blocks import merge
 from .migration import ensure_schema
+from .orchestration import SqlOrchestration
 from .registry import SqlRegistry
 from .statements import METRIC_COLUMNS, Statements
 
@@ -73,6 +74,7 @@ class SqlStore:
         self._auto_upgrade = self._sqlite if auto_upgrade is None else auto_upgrade
         self._lock = threading.Lock()
         self._open()
+        self.orchestration = SqlOrchestration(self)
 
     def _open(self) -> None:
         self._pid = os.getpid()

@@ -1,0 +1,1 @@
+"""Orchestration: ``@flow`` and ``@task`` with Prefect's interface, recorded in the Store."""

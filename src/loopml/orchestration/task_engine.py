@@ -1,0 +1,341 @@
+"""Running one task call: states, retries, timeout, caching, result persistence, hooks.
+
+Everything here runs in the flow's process (a task's body may run elsewhere: see runners.py).
+The states of a run are kept in its :class:`TaskRecord` and written by the recorder in
+batches, so a trivial task costs tens of microseconds, not a database round trip per state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+from ..entities.flow import CacheEntry, StateType
+from ..errors import RunTimedOut, UpstreamFailed
+from .cache_policies import CacheContext, CachePolicy
+from .context import FlowRunContext, TaskRunContext, task_run_var
+from .records import TaskRecord, now_ms
+from .states import State
+
+_SCALARS = (int, float, str, bool, type(None), bytes)
+
+
+def summarize(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as recorded: JSON scalars as they are, anything else as a short repr."""
+    out: dict[str, Any] = {}
+    for key, value in parameters.items():
+        kind = type(value)
+        if (
+            value is None
+            or kind is bool
+            or kind is int
+            or kind is float
+            or (kind is str and len(value) <= 200)
+        ):
+            out[key] = value
+        else:
+            text = repr(value)
+            out[key] = text if len(text) <= 200 else text[:197] + "..."
+    return out
+
+
+def describe(exc: BaseException) -> str:
+    """Type, message and traceback of an exception, as recorded with a failed state."""
+    text = "".join(traceback.format_exception(exc))
+    return text if len(text) <= 20_000 else text[:10_000] + "\n...\n" + text[-10_000:]
+
+
+def resolve(value: Any) -> Any:
+    """A task argument with the futures and states it holds replaced by their results."""
+    from .futures import TaskFuture
+
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if isinstance(value, TaskFuture):
+        return _upstream(value.wait_state())
+    if isinstance(value, State):
+        return _upstream(value)
+    if kind is list or kind is tuple:
+        return kind(resolve(v) for v in value)
+    if kind is dict:
+        return {k: resolve(v) for k, v in value.items()}
+    return value
+
+
+def _upstream(state: State) -> Any:
+    if not state.is_completed():
+        raise UpstreamFailed(
+            f"an upstream task run ended {state.name}: {state.message}", task_run_id=state.task_run_id
+        )
+    return state.result()
+
+
+class TaskCall:
+    """One call of a task in a flow run, ready to run (now, or in a runner's thread)."""
+
+    __slots__ = ("args", "flow", "kwargs", "record", "session", "task", "wait_for")
+
+    def __init__(
+        self,
+        task: Any,
+        flow: FlowRunContext,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: tuple[Any, ...] = (),
+        session: Any = None,
+    ) -> None:
+        self.task = task
+        self.flow = flow
+        self.args = args
+        self.kwargs = kwargs
+        self.wait_for = wait_for
+        self.session = session
+        dynamic_key = flow.next_dynamic_key(task.task_key)
+        self.record = TaskRecord(
+            task_run_id=uuid.uuid4().hex,
+            flow_run_id=flow.flow_run_id,
+            name=task.name,
+            task_key=task.task_key,
+            dynamic_key=dynamic_key,
+            parameters={},
+        )
+
+    def run(self) -> State:
+        """Run it to a final state (never raises for the task's own failures)."""
+        record, flow = self.record, self.flow
+        try:
+            inputs = self.task.bind(self.args, self.kwargs)
+            for dependency in self.wait_for:
+                resolve(dependency)
+            inputs = {k: resolve(v) for k, v in inputs.items()}
+        except UpstreamFailed as exc:
+            record.parameters = {}
+            return self._final(StateType.CANCELLED, now_ms(), message=str(exc), exception=exc)
+        record.parameters = summarize(inputs)
+        record.name = self.task.run_name(inputs, record.dynamic_key)
+        options = self.task.options
+
+        earlier = flow.completed.get((record.task_key, record.dynamic_key)) if flow.completed else None
+        if earlier is not None:  # a retried flow run: this call completed in the earlier attempt
+            value = flow.results.load(earlier.result_ref)
+            record.result_ref = earlier.result_ref
+            return self._final(
+                StateType.COMPLETED, now_ms(), value=value, message="result of the earlier attempt"
+            )
+
+        cache_key = self._cache_key(inputs) if options.caches else None
+        if cache_key is not None:
+            record.cache_key = cache_key
+            if not options.refresh_cache:
+                hit = self._cached(cache_key)
+                if hit is not None:
+                    return hit
+        delays = options.retry_delays() if options.retries else []
+        while True:
+            record.attempts += 1
+            started = now_ms()
+            if record.start_time is None:
+                record.start_time = started
+            record.set_state(StateType.RUNNING, started)
+            flow.recorder.touch(record)
+            try:
+                value = self._call_body(inputs)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                self._final(
+                    StateType.CRASHED, now_ms(), message=f"interrupted: {type(exc).__name__}", exception=exc
+                )
+                raise
+            except BaseException as exc:
+                timed_out = isinstance(exc, RunTimedOut)
+                if record.attempts <= options.retries and self._should_retry(exc):
+                    record.error = describe(exc)
+                    record.set_state(StateType.RETRYING, now_ms())
+                    flow.recorder.touch(record)
+                    wait = delays[record.attempts - 1] if delays else 0.0
+                    if wait > 0:
+                        time.sleep(wait)
+                    continue
+                state_type = StateType.TIMED_OUT if timed_out else StateType.FAILED
+                return self._final(
+                    state_type, now_ms(), message=f"{type(exc).__name__}: {exc}", exception=exc
+                )
+            return self._completed(value, cache_key)
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def _call_body(self, inputs: dict[str, Any]) -> Any:
+        task, record = self.task, self.record
+        args, kwargs = task.call_arguments(inputs)
+        token = task_run_var.set(TaskRunContext(record, task, self.flow))
+        try:
+            printing = task.prints_logged(self.flow)
+            if printing is not None:
+                with printing:
+                    return self._invoke(args, kwargs)
+            return self._invoke(args, kwargs)
+        finally:
+            task_run_var.reset(token)
+
+    def _invoke(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        fn, timeout = self.task.fn, self.task.options.timeout_seconds
+        session = self.session
+        if timeout is None:
+            if session is not None:
+                return session.run_body(fn, args, kwargs)
+            return fn(*args, **kwargs)
+        return call_with_timeout(
+            (lambda: session.run_body(fn, args, kwargs))
+            if session is not None
+            else (lambda: fn(*args, **kwargs)),
+            timeout,
+            f"task {self.record.name!r}",
+        )
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        options = self.task.options
+        if options.retry_on:
+            return isinstance(exc, options.retry_on)
+        if options.retry_condition_fn is not None:
+            state = State(
+                StateType.FAILED,
+                now_ms(),
+                message=str(exc),
+                exception=exc,
+                task_run_id=self.record.task_run_id,
+            )
+            return bool(options.retry_condition_fn(self.task, self.record.snapshot(), state))
+        return True
+
+    def _cache_key(self, inputs: dict[str, Any]) -> str | None:
+        options, task = self.task.options, self.task
+        context = CacheContext(task.task_key, task.fn, inputs, self.flow.parameters)
+        if options.cache_key_fn is not None:
+            key = options.cache_key_fn(context, inputs)
+            return None if key is None else str(key)
+        policy: CachePolicy = options.cache_policy  # set: the options cache
+        return policy.compute_key(context)
+
+    def _cached(self, cache_key: str) -> State | None:
+        flow = self.flow
+        entry = flow.client.store.orchestration.get_cache_entry(cache_key, now_ms())
+        if entry is None:
+            return None
+        try:
+            value = flow.results.load(entry.result_ref)
+        except Exception:  # a result file that is gone or unreadable is a miss
+            return None
+        self.record.result_ref = entry.result_ref
+        return self._final(StateType.CACHED, now_ms(), value=value, message=f"cache hit {cache_key[:12]}")
+
+    def _completed(self, value: Any, cache_key: str | None) -> State:
+        options, record, flow = self.task.options, self.record, self.flow
+        persist = options.persist_result
+        if persist is None:
+            persist = cache_key is not None or bool(flow.flow.options.persist_result)
+        if persist:
+            try:
+                key = cache_key or record.task_run_id
+                record.result_ref = flow.results.persist(key, value, owner=f"task {record.name!r}")
+            except Exception as exc:
+                return self._final(StateType.FAILED, now_ms(), message=str(exc), exception=exc)
+            if cache_key is not None:
+                expiration = options.cache_expiration
+                created = now_ms()
+                flow.client.store.orchestration.put_cache_entry(
+                    CacheEntry(
+                        cache_key=cache_key,
+                        result_ref=record.result_ref,
+                        task_key=record.task_key,
+                        flow_name=flow.flow.name,
+                        created_time=created,
+                        expires_time=None
+                        if expiration is None
+                        else created + int(expiration.total_seconds() * 1000),
+                    )
+                )
+        record.error = None
+        return self._final(StateType.COMPLETED, now_ms(), value=value)
+
+    def _final(
+        self,
+        state_type: StateType,
+        at: int,
+        *,
+        message: str = "",
+        value: Any = None,
+        exception: BaseException | None = None,
+    ) -> State:
+        record = self.record
+        if record.start_time is None:
+            record.start_time = at
+        record.end_time = at
+        record.set_state(state_type, at)
+        if exception is not None:
+            record.error = describe(exception)
+        self.flow.recorder.touch(record)
+        if exception is not None:
+            state = State(
+                state_type,
+                at,
+                message=message,
+                exception=exception,
+                task_run_id=record.task_run_id,
+                flow_run_id=record.flow_run_id,
+            )
+        else:
+            state = State(
+                state_type,
+                at,
+                message=message,
+                value=value,
+                task_run_id=record.task_run_id,
+                flow_run_id=record.flow_run_id,
+            )
+        hooks = self.task.options.on_completion if state.is_completed() else self.task.options.on_failure
+        for hook in hooks:
+            run_hook(hook, self.task, record, state)
+        return state
+
+
+def run_hook(hook: Any, owner: Any, record: Any, state: State) -> None:
+    """Call a hook; its failure is logged, never raised (the run's state is already final)."""
+    import logging
+
+    try:
+        hook(owner, record.snapshot() if hasattr(record, "snapshot") else record, state)
+    except Exception:
+        logging.getLogger("loopml.orchestration").exception(
+            "hook %r of %r failed", hook, getattr(owner, "name", owner)
+        )
+
+
+def call_with_timeout(call: Any, timeout: float, what: str) -> Any:
+    """Run ``call`` in a helper thread and wait at most ``timeout`` seconds for it.
+
+    Python cannot stop a thread: a call that times out keeps running in the background, its
+    result discarded; the run is TimedOut at once.
+    """
+    import contextvars
+
+    outcome: list[Any] = []
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            outcome.append((True, context.run(call)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, name="loopml-timeout", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise RunTimedOut(f"{what} did not finish within {timeout} s", timeout_seconds=timeout)
+    ok, result = outcome[0]
+    if ok:
+        return result
+    raise result

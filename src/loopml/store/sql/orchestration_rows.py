@@ -1,0 +1,328 @@
+"""Orchestration records to rows and back: every value checked before it is written.
+
+Task runs, logs and artifacts become tuples in the column order of the prepared statements
+(``TASK_RUN_COLUMNS``, ...); flow runs and cache entries become mappings for Core. JSON is
+compact (orjson); a history is ``[[state, time in ms], ...]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from ...entities import CacheEntry, FlowRun, LogRecord, RunArtifact, StateType, TaskRun
+from ...errors import InvalidInput
+from .. import validation as v
+from . import schema as t
+
+TASK_RUN_COLUMNS = (
+    "task_run_id",
+    "flow_run_id",
+    "name",
+    "task_key",
+    "dynamic_key",
+    "state",
+    "start_time",
+    "end_time",
+    "attempts",
+    "cache_key",
+    "result_ref",
+    "parameters",
+    "history",
+    "error",
+)
+LOG_COLUMNS = ("flow_run_id", "task_run_id", "timestamp", "level", "logger", "message")
+ARTIFACT_COLUMNS = (
+    "artifact_id",
+    "type",
+    "data",
+    "created_time",
+    "key",
+    "description",
+    "flow_run_id",
+    "task_run_id",
+)
+ARTIFACT_TYPES = ("markdown", "table", "link")
+MAX_ARTIFACT_DATA = 1_000_000  # characters; bigger reports belong in the artifact store
+
+_STATES = {s.value: s for s in StateType}
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+HistoryRow = list[list[Any]]
+
+
+# ---- checks -------------------------------------------------------------------------------------
+
+
+def check_id(value: Any, what: str) -> str:
+    """An id: 1 to 32 letters, digits, ``_`` or ``-`` (a uuid4 hex fits)."""
+    if type(value) is str and 0 < len(value) <= t.ID_LENGTH and _ID_CHARS.issuperset(value):
+        return value
+    raise InvalidInput(
+        f"{what} must be 1 to {t.ID_LENGTH} letters, digits, '_' or '-', got {value!r}", value=repr(value)
+    )
+
+
+def optional_id(value: Any, what: str) -> str | None:
+    return None if value is None else check_id(value, what)
+
+
+def text(value: Any, what: str, limit: int | None = None, *, empty: bool = True) -> str:
+    """A string of at most ``limit`` characters (non-empty unless ``empty``)."""
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise InvalidInput(f"{what} must be a string, got {kind} {value!r}", value=repr(value))
+    if not empty and not value.strip():
+        raise InvalidInput(f"{what} must not be empty", value=value)
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(
+            f"{what} {value[:40]!r}... is {len(value)} characters long; the limit is {limit}",
+            value=value[:40],
+        )
+    return value
+
+
+def optional_text(value: Any, what: str, limit: int | None = None) -> str | None:
+    return None if value is None else text(value, what, limit)
+
+
+def optional_integer(value: Any, what: str) -> int | None:
+    return None if value is None else v.integer(what, value)
+
+
+def state(value: Any, what: str = "state") -> str:
+    """The stored form of a state: a :class:`StateType` or its name."""
+    found = _STATES.get(value) if isinstance(value, str) else None  # a StateType is a str
+    if found is None:
+        raise InvalidInput(f"{what} must be one of {', '.join(_STATES)}, got {value!r}", value=repr(value))
+    return found.value
+
+
+def history_json(history: Sequence[Any], what: str) -> str:
+    """A history as compact JSON: ``[["PENDING",1700000000000],...]``."""
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise InvalidInput(f"{what} must be a sequence of (state, time) pairs, got {history!r}")
+    entries: HistoryRow = []
+    for entry in history:
+        if not isinstance(entry, Sequence) or len(entry) != 2:
+            raise InvalidInput(f"{what} entries are (state, time in ms) pairs, got {entry!r}")
+        entries.append([state(entry[0], f"state in {what}"), v.integer(f"time in {what}", entry[1])])
+    return orjson.dumps(entries).decode()
+
+
+def append_history(history: str, state_value: StateType, now: int) -> str:
+    entries = orjson.loads(history)
+    entries.append([state_value.value, now])
+    return orjson.dumps(entries).decode()
+
+
+def json_object(value: Any, what: str) -> str:
+    """Parameters as compact JSON (an object of JSON values)."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be a mapping, got {type(value).__name__} {value!r}")
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:  # orjson.JSONEncodeError: a value or key JSON cannot carry
+        raise InvalidInput(f"{what} must hold JSON values with string keys: {exc}") from None
+
+
+def _json_tags(tags: Any, what: str) -> str:
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
+        raise InvalidInput(f"{what} must be a sequence of strings, got {tags!r}")
+    return orjson.dumps([text(tag, f"tag in {what}", v.MAX_KEY_LENGTH) for tag in tags]).decode()
+
+
+# ---- entities -> rows ---------------------------------------------------------------------------
+
+
+def flow_run_row(fr: FlowRun) -> dict[str, Any]:
+    if not isinstance(fr, FlowRun):
+        raise InvalidInput(f"expected a FlowRun, got {type(fr).__name__}")
+    run_id = check_id(fr.flow_run_id, "flow_run_id")
+    what = f"flow run {run_id}"
+    return {
+        "flow_run_id": run_id,
+        "flow_name": text(fr.flow_name, f"flow name of {what}", v.MAX_NAME_LENGTH, empty=False),
+        "name": text(fr.name, f"name of {what}", v.MAX_NAME_LENGTH, empty=False),
+        "state": state(fr.state, f"state of {what}"),
+        "start_time": v.integer(f"start_time of {what}", fr.start_time),
+        "end_time": optional_integer(fr.end_time, f"end_time of {what}"),
+        "flow_version": optional_text(fr.flow_version, f"flow_version of {what}", 256),
+        "entrypoint": text(fr.entrypoint, f"entrypoint of {what}", t.URI_LENGTH),
+        "parameters": json_object(fr.parameters, f"parameters of {what}"),
+        "parameters_ref": optional_text(fr.parameters_ref, f"parameters_ref of {what}", t.URI_LENGTH),
+        "tags": _json_tags(fr.tags, f"tags of {what}"),
+        "parent_flow_run_id": optional_id(fr.parent_flow_run_id, f"parent_flow_run_id of {what}"),
+        "parent_task_run_id": optional_id(fr.parent_task_run_id, f"parent_task_run_id of {what}"),
+        "tracking_run_id": optional_id(fr.tracking_run_id, f"tracking_run_id of {what}"),
+        "host": text(fr.host, f"host of {what}", 256),
+        "pid": v.integer(f"pid of {what}", fr.pid),
+        "heartbeat_time": optional_integer(fr.heartbeat_time, f"heartbeat_time of {what}"),
+        "attempts": v.integer(f"attempts of {what}", fr.attempts),
+        "error": optional_text(fr.error, f"error of {what}"),
+        "history": history_json(fr.history, f"history of {what}"),
+    }
+
+
+def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
+    """A task run in the order of ``TASK_RUN_COLUMNS``."""
+    if not isinstance(tr, TaskRun):
+        raise InvalidInput(f"expected a TaskRun, got {type(tr).__name__}")
+    run_id = check_id(tr.task_run_id, "task_run_id")
+    what = f"task run {run_id}"
+    return (
+        run_id,
+        check_id(tr.flow_run_id, f"flow_run_id of {what}"),
+        text(tr.name, f"name of {what}", v.MAX_NAME_LENGTH, empty=False),
+        text(tr.task_key, f"task_key of {what}", t.TASK_KEY_LENGTH, empty=False),
+        text(tr.dynamic_key, f"dynamic_key of {what}", v.MAX_KEY_LENGTH),
+        state(tr.state, f"state of {what}"),
+        optional_integer(tr.start_time, f"start_time of {what}"),
+        optional_integer(tr.end_time, f"end_time of {what}"),
+        v.integer(f"attempts of {what}", tr.attempts),
+        optional_text(tr.cache_key, f"cache_key of {what}", t.CACHE_KEY_LENGTH),
+        optional_text(tr.result_ref, f"result_ref of {what}", t.URI_LENGTH),
+        json_object(tr.parameters, f"parameters of {what}"),
+        history_json(tr.history, f"history of {what}"),
+        optional_text(tr.error, f"error of {what}"),
+    )
+
+
+def log_row(log: LogRecord) -> tuple[Any, ...]:
+    """A log record in the order of ``LOG_COLUMNS``."""
+    if not isinstance(log, LogRecord):
+        raise InvalidInput(f"expected a LogRecord, got {type(log).__name__}")
+    return (
+        check_id(log.flow_run_id, "flow_run_id of a log record"),
+        optional_id(log.task_run_id, "task_run_id of a log record"),
+        v.integer("timestamp of a log record", log.timestamp),
+        v.integer("level of a log record", log.level),
+        text(log.logger, "logger of a log record", 256),
+        text(log.message, "message of a log record"),
+    )
+
+
+def artifact_row(artifact: RunArtifact) -> tuple[Any, ...]:
+    """An artifact in the order of ``ARTIFACT_COLUMNS``."""
+    if not isinstance(artifact, RunArtifact):
+        raise InvalidInput(f"expected a RunArtifact, got {type(artifact).__name__}")
+    artifact_id = check_id(artifact.artifact_id, "artifact_id")
+    what = f"artifact {artifact_id}"
+    if artifact.type not in ARTIFACT_TYPES:
+        raise InvalidInput(
+            f"type of {what} must be one of {', '.join(ARTIFACT_TYPES)}, got {artifact.type!r}",
+            type=repr(artifact.type),
+        )
+    return (
+        artifact_id,
+        artifact.type,
+        text(artifact.data, f"data of {what}", MAX_ARTIFACT_DATA),
+        v.integer(f"created_time of {what}", artifact.created_time),
+        None if artifact.key is None else v.check_key(artifact.key, f"key of {what}"),
+        optional_text(artifact.description, f"description of {what}"),
+        optional_id(artifact.flow_run_id, f"flow_run_id of {what}"),
+        optional_id(artifact.task_run_id, f"task_run_id of {what}"),
+    )
+
+
+def cache_row(entry: CacheEntry) -> dict[str, Any]:
+    if not isinstance(entry, CacheEntry):
+        raise InvalidInput(f"expected a CacheEntry, got {type(entry).__name__}")
+    key = text(entry.cache_key, "cache_key", t.CACHE_KEY_LENGTH, empty=False)
+    what = f"cache entry {key[:40]!r}"
+    return {
+        "cache_key": key,
+        "result_ref": text(entry.result_ref, f"result_ref of {what}", t.URI_LENGTH, empty=False),
+        "task_key": text(entry.task_key, f"task_key of {what}", t.TASK_KEY_LENGTH, empty=False),
+        "flow_name": text(entry.flow_name, f"flow_name of {what}", v.MAX_NAME_LENGTH),
+        "created_time": v.integer(f"created_time of {what}", entry.created_time),
+        "expires_time": optional_integer(entry.expires_time, f"expires_time of {what}"),
+    }
+
+
+# ---- rows -> entities ---------------------------------------------------------------------------
+
+
+def _history(text_value: str) -> tuple[tuple[StateType, int], ...]:
+    return tuple((_STATES[s], ms) for s, ms in orjson.loads(text_value))
+
+
+def flow_run_from_row(r: Any) -> FlowRun:
+    return FlowRun(
+        flow_run_id=r.flow_run_id,
+        flow_name=r.flow_name,
+        name=r.name,
+        state=_STATES[r.state],
+        start_time=r.start_time,
+        end_time=r.end_time,
+        flow_version=r.flow_version,
+        entrypoint=r.entrypoint,
+        parameters=orjson.loads(r.parameters),
+        parameters_ref=r.parameters_ref,
+        tags=tuple(orjson.loads(r.tags)),
+        parent_flow_run_id=r.parent_flow_run_id,
+        parent_task_run_id=r.parent_task_run_id,
+        tracking_run_id=r.tracking_run_id,
+        host=r.host,
+        pid=r.pid,
+        heartbeat_time=r.heartbeat_time,
+        attempts=r.attempts,
+        error=r.error,
+        history=_history(r.history),
+    )
+
+
+def task_run_from_row(r: Any) -> TaskRun:
+    return TaskRun(
+        task_run_id=r.task_run_id,
+        flow_run_id=r.flow_run_id,
+        name=r.name,
+        task_key=r.task_key,
+        dynamic_key=r.dynamic_key,
+        state=_STATES[r.state],
+        start_time=r.start_time,
+        end_time=r.end_time,
+        attempts=r.attempts,
+        cache_key=r.cache_key,
+        result_ref=r.result_ref,
+        parameters=orjson.loads(r.parameters),
+        history=_history(r.history),
+        error=r.error,
+    )
+
+
+def log_from_row(r: Any) -> LogRecord:
+    return LogRecord(
+        flow_run_id=r.flow_run_id,
+        timestamp=r.timestamp,
+        level=r.level,
+        message=r.message,
+        task_run_id=r.task_run_id,
+        logger=r.logger,
+    )
+
+
+def artifact_from_row(r: Any) -> RunArtifact:
+    return RunArtifact(
+        artifact_id=r.artifact_id,
+        type=r.type,
+        data=r.data,
+        created_time=r.created_time,
+        key=r.key,
+        description=r.description,
+        flow_run_id=r.flow_run_id,
+        task_run_id=r.task_run_id,
+    )
+
+
+def cache_entry_from_row(r: Any) -> CacheEntry:
+    return CacheEntry(
+        cache_key=r.cache_key,
+        result_ref=r.result_ref,
+        task_key=r.task_key,
+        flow_name=r.flow_name,
+        created_time=r.created_time,
+        expires_time=r.expires_time,
+    )
