@@ -32,6 +32,7 @@ Prints one JSON object on stdout (progress on stderr): the figures of both tools
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -70,4 +71,657 @@ BASE_SIZES: dict[str, Any] = {
 SCALED = ("tasks", "subflows", "subflow_overhead", "big_tasks", "exit_tasks")
 
 
-@dataclass_free_store := None  # placeholder removed below (keeps mypy quiet about reassignments)
+# Where each tool keeps its task runs: home variable, SQLite file, table, finished condition.
+STORES: dict[str, dict[str, str]] = {
+    "loopml": {"home_var": "LOOPML_HOME", "db": "loopml.db", "table": "task_runs", "finished": ""},
+    "prefect": {
+        "home_var": "PREFECT_HOME",
+        "db": "prefect.db",
+        "table": "task_run",
+        "finished": "state_type = 'COMPLETED'",
+    },
+}
+MODULES = {"loopml": "loopml", "prefect": "prefect"}
+
+
+def scaled(n: int, scale: float) -> int:
+    return max(1, round(n * scale))
+
+
+def sizes_for(scale: float) -> dict[str, Any]:
+    sizes = dict(BASE_SIZES)
+    for k in SCALED:
+        sizes[k] = scaled(sizes[k], scale)
+    sizes["big_slices"] = min(sizes["big_slices"], sizes["big_tasks"])
+    return sizes
+
+
+# ----------------------------------------------------------------------------------------
+# The loopml worker: a fresh subprocess per phase (``--_worker --phase main|big``); the
+# workloads are in _orchestration_workloads.py, shared with peers/prefect_peer.py.
+# ----------------------------------------------------------------------------------------
+
+
+def worker_main(phase: str, workdir: Path, sizes_json: str, drain_timeout: float) -> None:
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.chdir(workdir)
+    os.environ["LOOPML_HOME"] = str(workdir)  # the store is LOOPML_HOME/loopml.db
+    progress = owl.send_tool_output_to(workdir / "worker.log")
+    t0 = pc()
+    import loopml
+
+    INPUTS = importlib.import_module("loopml.cache_policies").INPUTS
+
+    res: dict[str, Any] = {"tool": "loopml", "version": loopml.__version__, "phase": phase}
+    res["import_in_worker_s"] = pc() - t0
+    store = STORES["loopml"]
+    tool = owl.Tool(
+        who="loopml_orch_worker",
+        flow=loopml.flow,
+        task=loopml.task,
+        wait=loopml.wait,
+        INPUTS=INPUTS,
+        db_path=workdir / store["db"],
+        task_table=store["table"],
+        finished_where=store["finished"],
+        subflow_task_runs=0,
+        progress=progress,
+        drain_timeout=drain_timeout,
+    )
+    sizes = json.loads(sizes_json)
+    res.update(owl.run_main(tool, sizes) if phase == "main" else owl.run_big(tool, sizes))
+    res["store"] = "embedded, sqlite LOOPML_HOME/loopml.db"
+    res["worker_wall_s"] = pc() - t0
+    res["loadavg_end"] = os.getloadavg()
+    c.emit(res)
+
+
+# ----------------------------------------------------------------------------------------
+# The harness: imports, fresh processes, workers, repeats.
+# ----------------------------------------------------------------------------------------
+
+
+def tool_env(tool: str | None = None, home: Path | None = None) -> dict[str, str]:
+    """A clean environment (no LOOPML_*, MLFLOW_*, PREFECT_* settings), with the tool's home."""
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PREFECT_")}
+    if tool is not None and home is not None:
+        env[STORES[tool]["home_var"]] = str(home)
+    return env
+
+
+def prepare_dir(path: Path) -> None:
+    """An empty dir; an existing one is only removed if this script made it (marker file)."""
+    if path.exists():
+        if not (path / MARKER).exists():
+            sys.exit(f"refusing to reuse {path}: not created by this script (no {MARKER})")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / MARKER).touch()
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+    except OSError:
+        return ""
+
+
+def measure_imports(pythons: dict[str, str], repeats: int, home: Path) -> dict[str, Any]:
+    """``import loopml`` / ``import prefect`` with perf_counter in fresh subprocesses, interleaved."""
+    samples: dict[str, list[float]] = {tool: [] for tool in pythons}
+    for _ in range(repeats):
+        for tool, python in pythons.items():
+            code = f"import time;t=time.perf_counter();import {MODULES[tool]};print(time.perf_counter()-t)"
+            out = subprocess.run(
+                [python, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=tool_env(tool, home / tool),
+                cwd=home,
+            )
+            samples[tool].append(float(out.stdout.strip().splitlines()[-1]))
+    return {tool: {**(c.stats(xs) or {}), "samples": xs} for tool, xs in samples.items()}
+
+
+def run_script(python: str, source: str, tool: str, home: Path) -> tuple[float, int]:
+    """Run ``source`` in a fresh interpreter: (process start to exit seconds, return code)."""
+    with open(home / "process.log", "a") as err:
+        t = pc()
+        proc = subprocess.run(
+            [python, "-c", source], stdout=err, stderr=err, env=tool_env(tool, home), cwd=home, check=False
+        )
+        return pc() - t, proc.returncode
+
+
+def task_run_states(tool: str, home: Path) -> dict[str, str | None]:
+    """Every task run in the tool's store: id -> state (None if the table has no state column)."""
+    db = home / STORES[tool]["db"]
+    if not db.exists():
+        return {}
+    table = STORES[tool]["table"]
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        cols = [r[1] for r in con.execute(f"pragma table_info({table})")]
+        if not cols:
+            return {}
+        idc = "id" if "id" in cols else cols[0]
+        statec = next((x for x in ("state_type", "state", "status") if x in cols), None)
+        sel = f"select {idc}, {statec or 'null'} from {table}"
+        return {str(r[0]): (None if r[1] is None else str(r[1])) for r in con.execute(sel)}
+    finally:
+        con.close()
+
+
+def fresh_processes(
+    pythons: dict[str, str], args: argparse.Namespace, sizes: dict[str, Any]
+) -> dict[str, Any]:
+    """One-task flows in fresh processes (first ever, then repeats), then the exit check."""
+    out: dict[str, Any] = {tool: {} for tool in pythons}
+    homes = {tool: args.workdir / tool / "process" for tool in pythons}
+    for tool, python in pythons.items():
+        prepare_dir(homes[tool])
+        bare = [run_script(python, "pass", tool, homes[tool])[0] for _ in range(3)]
+        out[tool]["bare_python_process_s"] = c.stats(bare)
+        wall, rc = run_script(python, owl.one_task_flow_source(MODULES[tool]), tool, homes[tool])
+        out[tool]["first_ever_s"] = wall  # creates the store (Prefect: and migrates it)
+        out[tool]["rcs"] = [rc]
+        c.log(WHO, f"{tool}: first one-task flow process {wall:.3f}s (rc={rc})")
+    walls: dict[str, list[float]] = {tool: [] for tool in pythons}
+    for _ in range(args.process_repeats):
+        for tool, python in pythons.items():
+            wall, rc = run_script(python, owl.one_task_flow_source(MODULES[tool]), tool, homes[tool])
+            walls[tool].append(wall)
+            out[tool]["rcs"].append(rc)
+    for tool, python in pythons.items():
+        o = out[tool]
+        o["one_task_process_s"] = {**(c.stats(walls[tool]) or {}), "samples": walls[tool]}
+        o["ok"] = all(rc == 0 for rc in o["rcs"])
+        c.log(WHO, f"{tool}: one-task flow process median {get(o, 'one_task_process_s', 'median')}")
+        n = sizes["exit_tasks"]
+        before = task_run_states(tool, homes[tool])
+        wall, rc = run_script(python, owl.exit_flow_source(MODULES[tool], n), tool, homes[tool])
+        after = task_run_states(tool, homes[tool])
+        new = {k: v for k, v in after.items() if k not in before}
+        by_state: dict[str, int] = {}
+        for v in new.values():
+            by_state[str(v)] = by_state.get(str(v), 0) + 1
+        finished = STORES[tool]["finished"]
+        done = sum(by_state.get(s, 0) for s in ("COMPLETED",)) if finished else len(new)
+        o["persistence"] = {
+            "tasks_run": n,
+            "process_wall_s": wall,
+            "rc": rc,
+            "task_runs_found": len(new),
+            "task_runs_finished": done,
+            "by_state": by_state,
+            "complete": rc == 0 and done >= n,
+        }
+        c.log(WHO, f"{tool}: exit right after a {n}-task flow: {len(new)} task runs found {by_state}")
+    return out
+
+
+def run_phase(
+    tool: str, cmd: list[str], phase: str, workdir: Path, sizes: dict[str, Any], drain_timeout: float
+) -> dict[str, Any]:
+    """One phase of one tool in a fresh subprocess on a fresh store; its result is the last stdout line."""
+    prepare_dir(workdir)
+    full = [*cmd, "--phase", phase, "--workdir", str(workdir), "--sizes", json.dumps(sizes)]
+    full += ["--drain-timeout", str(drain_timeout)]
+    t = pc()
+    proc = subprocess.run(full, stdout=subprocess.PIPE, text=True, env=tool_env(), cwd=workdir, check=False)
+    wall = pc() - t
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    tail = log_tail(workdir / "worker.log")
+    if proc.returncode != 0 or not lines:
+        c.log(WHO, f"{tool} {phase} worker failed (rc={proc.returncode}); end of its log:\n{tail}")
+        return {"error": f"{tool} {phase} worker failed (rc={proc.returncode}): {tail[-1500:]}"}
+    try:
+        res: dict[str, Any] = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"error": f"{tool} {phase} worker printed no JSON result: {lines[-1][:200]!r}"}
+    res["subprocess_wall_s"] = wall
+    return res
+
+
+def big_skip_note(tool: str, args: argparse.Namespace) -> str | None:
+    if tool == "prefect" and not (args.prefect_10k and args.scale >= 1.0):
+        return "Prefect's 10,000-task flow runs only with --prefect-10k at --scale >= 1 (it takes minutes)"
+    return None
+
+
+def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+    """``--repeats`` fresh-store runs per tool, interleaved: main phase, then the 10k phase."""
+    sizes = sizes_for(args.scale)
+    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
+    for rep in range(1, args.repeats + 1):
+        reps: dict[str, dict[str, Any]] = {}
+        for tool, cmd in cmds.items():
+            c.log(WHO, f"{tool} main workloads, repeat {rep}/{args.repeats}")
+            res = run_phase(
+                tool, cmd, "main", args.workdir / tool / f"r{rep}" / "main", sizes, args.drain_timeout
+            )
+            c.log(WHO, f"{tool} main done in {res.get('subprocess_wall_s', 0):.1f}s")
+            reps[tool] = {"tool": tool, "version": res.get("version"), "main": res}
+            if "error" in res:
+                reps[tool]["error"] = res["error"]
+        for tool, cmd in cmds.items():
+            note = big_skip_note(tool, args)
+            if note:
+                reps[tool]["big"] = {"skipped": note}
+                continue
+            c.log(WHO, f"{tool} {sizes['big_tasks']}-task flow, repeat {rep}/{args.repeats}")
+            timeout = max(args.drain_timeout, 900.0)
+            res = run_phase(tool, cmd, "big", args.workdir / tool / f"r{rep}" / "big", sizes, timeout)
+            c.log(WHO, f"{tool} big done in {res.get('subprocess_wall_s', 0):.1f}s")
+            reps[tool]["big"] = res
+            if "error" in res:
+                reps[tool]["error"] = res["error"]
+        for tool in cmds:
+            results[tool].append(reps[tool])
+    return results
+
+
+# ----------------------------------------------------------------------------------------
+# Report: medians over repeats, ratios, targets.
+# ----------------------------------------------------------------------------------------
+
+
+def side(lm: Any, pf: Any, *path: Any, scale_to: float = 1.0) -> dict[str, Any]:
+    """The figure at ``path`` of both tools, and the ratio prefect / loopml."""
+    a, b = get(lm, *path), get(pf, *path)
+    if scale_to != 1.0:
+        a = a * scale_to if isinstance(a, int | float) else a
+        b = b * scale_to if isinstance(b, int | float) else b
+    return {"loopml": a, "prefect": b, "ratio": ratio(b, a)}
+
+
+def flow_workload(lm: Any, pf: Any, name: str) -> dict[str, Any]:
+    """Flow wall (and flow wall + drain) of a main-phase workload, both tools."""
+    wall = side(lm, pf, "main", name, "wall_s", "median")
+    with_drain = side(lm, pf, "main", name, "wall_plus_drain_s", "median")
+    return {
+        "loopml_s": wall["loopml"],
+        "prefect_s": wall["prefect"],
+        "ratio": wall["ratio"],
+        "prefect_drain_s": get(pf, "main", name, "drain_s", "median"),
+        "ratio_incl_drain": ratio(with_drain["prefect"], wall["loopml"]),
+        "recorded_at_return": {
+            "loopml": get(lm, "main", name, "recorded_at_return"),
+            "prefect": get(pf, "main", name, "recorded_at_return"),
+            "expected": {
+                "loopml": get(lm, "main", name, "expected_task_runs"),
+                "prefect": get(pf, "main", name, "expected_task_runs"),
+            },
+        },
+        "loopml": get(lm, "main", name),
+        "prefect": get(pf, "main", name),
+    }
+
+
+def big_figures(lm: Any, pf: Any) -> dict[str, Any]:
+    keys = (
+        "n_tasks",
+        "slice_tasks",
+        "wall_s",
+        "first_slice_s",
+        "last_slice_s",
+        "last_over_first",
+        "second_half_over_first_half",
+        "slice_s",
+        "rss_by_slice_mb",
+        "peak_rss_before_mb",
+        "peak_rss_after_mb",
+        "peak_rss_growth_mb",
+        "rss_growth_first_to_last_slice_mb",
+        "drain_s",
+        "recorded_at_return",
+        "recorded",
+        "records_complete_on_return",
+        "records_complete",
+        "server",
+        "skipped",
+    )
+
+    def pick(res: Any) -> Any:
+        big = get(res, "big")
+        if not isinstance(big, dict):
+            return None
+        return {k: big[k] for k in keys if k in big}
+
+    return {
+        "loopml": pick(lm),
+        "prefect": pick(pf),
+        "ratio_wall": ratio(get(pf, "big", "wall_s", "median"), get(lm, "big", "wall_s", "median")),
+    }
+
+
+FIRST_FLOW_NOTE = "first flow of a worker on a fresh store: creates it (Prefect: also starts its API server)"
+
+
+def workload_figures(imports: dict[str, Any], procs: dict[str, Any], lm: Any, pf: Any) -> dict[str, Any]:
+    """Per-workload figures of both tools and the ratios prefect / loopml."""
+    w: dict[str, Any] = {
+        "import": {
+            "loopml_s": get(imports, "loopml", "median"),
+            "prefect_s": get(imports, "prefect", "median"),
+            "ratio": ratio(get(imports, "prefect", "median"), get(imports, "loopml", "median")),
+            "loopml": imports.get("loopml"),
+            "prefect": imports.get("prefect"),
+        },
+        "one_task_process": {
+            "loopml_s": get(procs, "loopml", "one_task_process_s", "median"),
+            "prefect_s": get(procs, "prefect", "one_task_process_s", "median"),
+            "ratio": ratio(
+                get(procs, "prefect", "one_task_process_s", "median"),
+                get(procs, "loopml", "one_task_process_s", "median"),
+            ),
+            "first_ever": {
+                "loopml_s": get(procs, "loopml", "first_ever_s"),
+                "prefect_s": get(procs, "prefect", "first_ever_s"),
+            },
+            "note": "process start to exit; the store was created by an earlier first_ever run",
+            "loopml": {k: v for k, v in (procs.get("loopml") or {}).items() if k != "persistence"},
+            "prefect": {k: v for k, v in (procs.get("prefect") or {}).items() if k != "persistence"},
+        },
+        "persistence": {
+            "loopml": get(procs, "loopml", "persistence"),
+            "prefect": get(procs, "prefect", "persistence"),
+        },
+        "first_flow": side(lm, pf, "main", "first_flow_s") | {"note": FIRST_FLOW_NOTE},
+        "empty_flow": flow_workload(lm, pf, "empty_flow"),
+    }
+    empty = get(lm, "main", "empty_flow", "wall_s", "median")
+    w["empty_flow"]["loopml_ms"] = 1000 * empty if isinstance(empty, int | float) else None
+    for name in ("sequential", "submit", "map", "subflows"):
+        w[name] = flow_workload(lm, pf, name)
+        w[name]["per_task_ms"] = side(lm, pf, "main", name, "per_task_ms")
+    w["subflows"]["per_subflow_ms"] = side(lm, pf, "main", "subflows", "per_subflow_ms")
+    ovh = flow_workload(lm, pf, "subflow_overhead")
+    ovh["per_subflow_ms"] = side(lm, pf, "main", "subflow_overhead", "per_subflow_ms")
+    ovh["loopml_ms"] = ovh["per_subflow_ms"]["loopml"]
+    w["subflow_overhead"] = ovh
+    w["retries"] = flow_workload(lm, pf, "retries") | {
+        "task_call_s": side(lm, pf, "main", "retries", "task_call_s", "median")
+    }
+    w["cache"] = flow_workload(lm, pf, "cache") | {
+        "first_call_s": side(lm, pf, "main", "cache", "first_call_s", "median"),
+        "second_call_s": side(lm, pf, "main", "cache", "second_call_s", "median"),
+    }
+    sb = side(lm, pf, "main", "store_bytes", "bytes_per_task_run")
+    w["store_bytes"] = {
+        "loopml_bytes": sb["loopml"],
+        "prefect_bytes": sb["prefect"],
+        "ratio": sb["ratio"],
+        "how": get(lm, "main", "store_bytes", "how") or get(pf, "main", "store_bytes", "how"),
+        "loopml": get(lm, "main", "store_bytes"),
+        "prefect": get(pf, "main", "store_bytes"),
+    }
+    w["scale_10k"] = big_figures(lm, pf)
+    w["peak_rss_mb"] = {
+        "main_worker": side(lm, pf, "main", "peak_rss_mb"),
+        "prefect_server": get(pf, "main", "server", "peak_rss_mb"),
+    }
+    return w
+
+
+# name, what, kind, threshold, path of the value in the workload figures
+#   kind "at_least": value >= threshold; "at_most": value <= threshold; "under": value < threshold
+TARGETS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
+    (
+        "sequential",
+        "1,000 sequential trivial tasks in one flow, records complete on return: at least 40x faster"
+        " than Prefect's flow wall time",
+        "at_least",
+        40.0,
+        ("sequential", "ratio"),
+    ),
+    ("empty_flow", "an empty flow at most 5 ms", "at_most", 5.0, ("empty_flow", "loopml_ms")),
+    (
+        "subflow",
+        "a subflow at most 5 ms (flow calling 100 empty subflows: loop time / 100)",
+        "at_most",
+        5.0,
+        ("subflow_overhead", "loopml_ms"),
+    ),
+    (
+        "one_task_process",
+        "a one-task flow in a fresh Python process, process start to exit, under 0.5 s",
+        "under",
+        0.5,
+        ("one_task_process", "loopml_s"),
+    ),
+    ("store_bytes", "store bytes per task run under 2 KB", "under", 2048.0, ("store_bytes", "loopml_bytes")),
+    (
+        "scale_10k_no_slowdown",
+        "10,000-task flow: the last 1,000-task slice at most 1.5x the first (benchmark's threshold)",
+        "at_most",
+        1.5,
+        ("scale_10k", "loopml", "last_over_first"),
+    ),
+    (
+        "scale_10k_bounded_memory",
+        "10,000-task flow: peak RSS growth during the flow under 50 MB (benchmark's threshold)",
+        "under",
+        50.0,
+        ("scale_10k", "loopml", "peak_rss_growth_mb"),
+    ),
+)
+
+
+def checks(res: Any, target: str) -> bool | None:
+    """Did the tool do what the target's workload asks (right results, records)? None: not run."""
+    if not isinstance(res, dict) or "error" in res:
+        return None
+    main = res.get("main")
+    if target == "sequential":
+        return get(main, "sequential", "records_complete_on_return") is True
+    if target == "empty_flow":
+        return get(main, "empty_flow", "wall_s") is not None
+    if target == "subflow":
+        return (
+            get(main, "subflows", "check", "ok") is True and get(main, "subflows", "records_complete") is True
+        )
+    if target == "store_bytes":
+        return get(main, "store_bytes", "recorded") == get(main, "store_bytes", "task_runs")
+    if target.startswith("scale_10k"):
+        return get(res, "big", "records_complete") is True
+    return True
+
+
+def evaluate(
+    target: tuple[str, str, str, float, tuple[str, ...]],
+    w: dict[str, Any],
+    lm: Any,
+    pf: Any,
+    procs: dict[str, Any],
+    scale: float,
+) -> dict[str, Any]:
+    name, what, kind, threshold, path = target
+    value = get(w, *path)
+    if name == "one_task_process":
+        ok: dict[str, Any] = {"loopml": get(procs, "loopml", "ok")}
+    else:
+        ok = {"loopml": checks(lm, name)}
+    if name == "sequential":
+        ok["prefect"] = get(pf, "main", "sequential", "records_complete")  # after its drain
+    out: dict[str, Any] = {"name": name, "target": what, "kind": kind, "threshold": threshold, "value": value}
+    out["results_correct"] = ok
+    if value is None:
+        out["pass"], out["note"] = None, "not measured (tool skipped or failed)"
+    else:
+        met = {"at_least": value >= threshold, "at_most": value <= threshold, "under": value < threshold}[
+            kind
+        ]
+        out["pass"] = bool(met and ok["loopml"])
+        if not ok["loopml"]:
+            out["note"] = "loopml's results or records were not complete (see the workload's checks)"
+    if scale != 1.0:
+        out["note"] = (out.get("note", "") + f"; sizes scaled by {scale}, targets are set at 1.0").lstrip(
+            "; "
+        )
+    return out
+
+
+# Figures shown next to the targets, not judged: name, what, path to a figure with loopml/prefect/ratio.
+REPORTED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("import", "import loopml / import prefect, fresh subprocess (s)", ("import",)),
+    ("submit", "1,000 tasks through .submit() + wait, flow wall (s)", ("submit",)),
+    ("map", "1,000 tasks through .map(), flow wall (s)", ("map",)),
+    ("subflows", "100 subflows of 5 tasks each, flow wall (s)", ("subflows",)),
+    ("retries", "a flow whose task fails twice then succeeds, flow wall (s)", ("retries",)),
+    ("cache", "a flow calling an INPUTS-cached task twice (miss, hit), flow wall (s)", ("cache",)),
+)
+
+
+def reported(w: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, what, path in REPORTED:
+        fig = get(w, *path) or {}
+        row = {"name": name, "what": what}
+        row |= {
+            k: fig.get(k) for k in ("loopml_s", "prefect_s", "ratio", "prefect_drain_s", "ratio_incl_drain")
+        }
+        out.append({k: v for k, v in row.items() if v is not None or k in ("loopml_s", "prefect_s")})
+    p = w["persistence"]
+    out.append(
+        {
+            "name": "persistence",
+            "what": "a fresh process runs a flow of 300 tasks and exits at once: finished task runs found",
+            "loopml": get(p, "loopml", "task_runs_finished"),
+            "prefect": get(p, "prefect", "task_runs_finished"),
+            "of": get(p, "loopml", "tasks_run") or get(p, "prefect", "tasks_run"),
+        }
+    )
+    return out
+
+
+def build_report(
+    args: argparse.Namespace,
+    imports: dict[str, Any],
+    procs: dict[str, Any],
+    results: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    errors = [r["error"] for reps in results.values() for r in reps if "error" in r]
+    merged = {
+        tool: merge_repeats(ok) if (ok := [r for r in reps if "error" not in r]) else None
+        for tool, reps in results.items()
+    }
+    lm, pf = merged.get("loopml"), merged.get("prefect")
+    w = workload_figures(imports, procs, lm, pf)
+    targets = [evaluate(t, w, lm, pf, procs, args.scale) for t in TARGETS]
+    report: dict[str, Any] = {
+        "targets": targets,
+        "all_targets_pass": all(t["pass"] is True for t in targets),
+        "targets_summary": {
+            verdict: [t["name"] for t in targets if t["pass"] is flag]
+            for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
+        },
+        "reported": reported(w),
+        "workloads": w,
+        "errors": errors,
+    }
+    if args.repeats > 1:
+        report["repeats_raw"] = results
+    return report
+
+
+def peer_meta(peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
+    if peer is None:
+        return {"status": "skipped", "note": "--no-peers"}
+    return {
+        "status": "ran" if peer.python else "skipped",
+        "note": peer.note,
+        "python": str(peer.python) if peer.python else None,
+        "store": "Prefect defaults: ephemeral API server (uvicorn subprocess) started by the first flow of"
+        " each process, sqlite PREFECT_HOME/prefect.db, PREFECT_HOME=WORKDIR/prefect/...",
+    }
+
+
+def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
+    return {
+        "benchmark": "benchmarks/bench_orchestration.py",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "note": busy_note(),
+        "scale": args.scale,
+        "repeats": args.repeats,
+        "import_repeats": args.import_repeats,
+        "process_repeats": args.process_repeats,
+        "sizes": sizes_for(args.scale),
+        "workdir": str(args.workdir),
+        "loopml_store": "embedded, sqlite LOOPML_HOME/loopml.db, LOOPML_HOME=WORKDIR/loopml/...",
+        "peers": {"prefect": peer_meta(peer)},
+        "ratios": "prefect / loopml of the medians: > 1 means loopml is faster",
+        "records": "task runs are counted in each tool's SQLite file right when a flow returns "
+        "(recorded_at_return), then polled until all are there (drain_s; Prefect records them "
+        "asynchronously through its API server)",
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the workload sizes (default 1.0)")
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="fresh-store worker runs per tool (medians reported)"
+    )
+    ap.add_argument("--import-repeats", type=int, default=5, help="fresh-subprocess imports per tool")
+    ap.add_argument("--process-repeats", type=int, default=5, help="one-task flow processes per tool")
+    ap.add_argument("--no-peers", action="store_true", help="loopml only (Prefect not needed)")
+    ap.add_argument("--install-peers", action="store_true", help="create the Prefect venv if missing")
+    ap.add_argument(
+        "--prefect-10k", action="store_true", help="also run Prefect's 10,000-task flow (minutes)"
+    )
+    ap.add_argument("--drain-timeout", type=float, default=300.0, help="max wait for a tool's records (s)")
+    ap.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir, removed)")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=("main", "big"), help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if args._worker:
+        worker_main(args.phase, args.workdir, args.sizes, args.drain_timeout)
+        return 0
+    t_all = pc()
+    temp = args.workdir is None
+    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="loopml-bench-orch-")).resolve()
+    peer = None if args.no_peers else peer_venv.prefect_python(install=args.install_peers)
+    if peer is not None and peer.python is None:
+        c.log(WHO, peer.note)
+    cmds = {"loopml": [sys.executable, str(HERE / "bench_orchestration.py"), "--_worker"]}
+    if peer is not None and peer.python is not None:
+        cmds["prefect"] = [str(peer.python), str(HERE / "peers" / "prefect_peer.py")]
+    pythons = {tool: cmd[0] for tool, cmd in cmds.items()}
+    meta = make_meta(args, peer)
+    home = args.workdir / "imports"
+    prepare_dir(home)
+    c.log(WHO, f"import timing ({args.import_repeats} fresh subprocesses per tool)")
+    imports = measure_imports(pythons, args.import_repeats, home)
+    c.log(WHO, f"fresh processes: one-task flow ({args.process_repeats}x per tool), exit after a flow")
+    procs = fresh_processes(pythons, args, sizes_for(args.scale))
+    results = run_repeats(args, cmds)
+    meta["versions"] = {tool: get(reps, 0, "version") for tool, reps in results.items()}
+    report = {"meta": meta, **build_report(args, imports, procs, results)}
+    meta["loadavg_end"] = os.getloadavg()
+    meta["total_wall_s"] = pc() - t_all
+    if temp:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+        meta["workdir"] += " (temporary, removed)"
+    text = json.dumps(report, indent=1, default=str)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    return 1 if report["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,14 +4,16 @@
 home, ``./.loopml-demo`` by default: the database ``<home>/loopml.db`` and the artifacts
 ``<home>/artifacts``; the user's own ``~/.loopml`` is never touched.
 
-One function per stage, so later stages (registry, serving, drift) slot in after
-:func:`train_models`:
+The training is a flow (:func:`training_flow`) whose tasks are the stages; later stages
+(serving, drift) slot in after publishing:
 
 1. :func:`open_demo_store` - the store and the experiment
-2. :func:`load_dataset` - scikit-learn's bundled breast-cancer data, split train/validation
-3. :func:`train_models` - one tracked run per candidate model
+2. :func:`load_bunch`, :func:`split` - scikit-learn's bundled breast-cancer data, train/validation
+3. :func:`train_one` - one tracked run per candidate model, the candidates as concurrent tasks
 4. :func:`rank_runs` - the runs of this demo ordered by accuracy, read back through search
-5. :func:`print_summary` - the ranking, where the data lives, what to try next
+5. :func:`publish_best` - register the winner, Staging -> Production, alias, load it back, predict
+6. :func:`report` - a markdown report kept with the flow run
+7. :func:`print_summary` - the ranking, where the data lives, what to try next
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class DemoResult:
     batch: str
     ranking: tuple[Run, ...]
     published: Publication | None = None
+    flow_run_id: str | None = None
+    task_runs: int = 0
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -110,7 +114,7 @@ class Candidate:
 
 
 def run_demo(home: Path | str | None = None, *, console: Console | None = None) -> DemoResult:
-    """Run every stage of the demo into ``home`` (default ``./.loopml-demo``) and print a summary."""
+    """Run the demo's training flow into ``home`` (default ``./.loopml-demo``) and print a summary."""
     from rich.console import Console
 
     console = console if console is not None else Console(highlight=False)
@@ -118,25 +122,82 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
     started = time.perf_counter()
     client, experiment_id = open_demo_store(home)
     try:
-        data = load_dataset()
-        candidates = candidate_models()
         batch = uuid.uuid4().hex[:12]
-        console.print(f"[bold]loopml demo[/] - {len(candidates)} models on the {data.name} dataset")
-        train_models(client, experiment_id, candidates, data, batch, console=console)
-        ranking = tuple(rank_runs(client, experiment_id, batch))
+        training = training_flow(client, experiment_id, console).with_options(
+            result_storage=(home / "results").as_posix()
+        )
+        with fluent_store(client.tracking_uri, experiment_id):
+            state = training(batch, return_state=True)
+        ranking, published = state.result()
         result = DemoResult(
             home=home,
             tracking_uri=client.tracking_uri,
             artifact_root=client.artifact_root,
             experiment_id=experiment_id,
             batch=batch,
-            ranking=ranking,
-            published=publish_best(client, experiment_id, ranking[0], data),
+            ranking=tuple(ranking),
+            published=published,
+            flow_run_id=state.flow_run_id,
+            task_runs=len(client.get_task_runs(state.flow_run_id or "")),
         )
     finally:
         client.close()
     print_summary(result, console, elapsed=time.perf_counter() - started)
     return result
+
+
+def training_flow(client: Client, experiment_id: str, console: Console) -> Any:
+    """The demo as a flow: load data -> split -> candidate models trained as concurrent tasks
+    -> pick the best -> register and promote it -> a markdown report kept with the flow run."""
+    from .orchestration.flow import flow
+    from .orchestration.futures import as_completed
+    from .orchestration.run_artifacts import create_markdown_artifact
+    from .orchestration.runners import ThreadPoolTaskRunner
+    from .orchestration.task import task
+
+    load = task(load_bunch, name="load-data")
+    split_task = task(split, name="split")
+    train = task(train_one, name="train", task_run_name="train-{candidate.name}")
+    pick = task(rank_runs, name="pick-best")
+    publish = task(publish_best, name="register-and-promote")
+
+    @flow(name="loopml-demo-training", task_runner=ThreadPoolTaskRunner(max_workers=3))
+    def training(batch: str) -> tuple[list[Run], Publication]:
+        data = split_task(load())
+        candidates = candidate_models()
+        console.print(
+            f"[bold]loopml demo[/] - {len(candidates)} models on the {data.name} dataset, as a flow"
+        )
+        futures = {train.submit(c, data, batch): c for c in candidates}
+        for future in as_completed(futures):
+            run_id, accuracy, seconds = future.result()
+            console.print(
+                f"  trained [bold]{futures[future].name:<18}[/] accuracy {accuracy:.4f}"
+                f"  [dim]({seconds:.1f}s, run {run_id})[/]"
+            )
+        ranking = pick(client, experiment_id, batch)
+        published = publish(client, experiment_id, ranking[0], data)
+        create_markdown_artifact(
+            report(ranking, published), key="demo-report", description="the demo's ranking"
+        )
+        return ranking, published
+
+    return training
+
+
+def report(ranking: Sequence[Run], published: Publication) -> str:
+    """The flow's markdown report: the ranking and what was promoted."""
+    lines = ["# loopml demo", "", "| rank | run | accuracy | roc_auc |", "| --- | --- | --- | --- |"]
+    for rank, run in enumerate(ranking, start=1):
+        m = run.metrics
+        lines.append(
+            f"| {rank} | {run.info.run_name} | {m.get('accuracy', 0.0):.4f} | {m.get('roc_auc', 0.0):.4f} |"
+        )
+    lines += [
+        "",
+        f"Promoted **{published.name}** version {published.version} to Production as `{published.uri}`.",
+    ]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------ 1. the store
@@ -165,10 +226,20 @@ def open_demo_store(home: Path) -> tuple[Client, str]:
 
 def load_dataset(seed: int = SEED) -> DemoData:
     """scikit-learn's bundled breast-cancer data (569 samples, 30 features), 75/25 stratified."""
+    return split(load_bunch(), seed)
+
+
+def load_bunch() -> Any:
+    """scikit-learn's bundled breast-cancer data."""
     from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer()
+
+
+def split(bunch: Any, seed: int = SEED) -> DemoData:
+    """A 75/25 stratified train/validation split."""
     from sklearn.model_selection import train_test_split
 
-    bunch = load_breast_cancer()
     x_train, x_val, y_train, y_val = train_test_split(
         bunch.data, bunch.target, test_size=0.25, stratify=bunch.target, random_state=seed
     )
@@ -233,29 +304,6 @@ def candidate_models(seed: int = SEED) -> list[Candidate]:
     ]
 
 
-def train_models(
-    client: Client,
-    experiment_id: str,
-    candidates: Sequence[Candidate],
-    data: DemoData,
-    batch: str,
-    *,
-    console: Console,
-) -> list[str]:
-    """One tracked run per candidate; returns the run ids in training order."""
-    run_ids = []
-    with fluent_store(client.tracking_uri, experiment_id):
-        for candidate in candidates:
-            started = time.perf_counter()
-            run_id, accuracy = train_one(candidate, data, batch)
-            run_ids.append(run_id)
-            console.print(
-                f"  trained [bold]{candidate.name:<18}[/] accuracy {accuracy:.4f}"
-                f"  [dim]({time.perf_counter() - started:.1f}s, run {run_id})[/]"
-            )
-    return run_ids
-
-
 @contextlib.contextmanager
 def fluent_store(tracking_uri: str, experiment_id: str) -> Iterator[None]:
     """Point the fluent API at the demo's store and experiment, then give the caller its own back.
@@ -278,10 +326,12 @@ def fluent_store(tracking_uri: str, experiment_id: str) -> Iterator[None]:
                 os.environ[var] = value
 
 
-def train_one(candidate: Candidate, data: DemoData, batch: str) -> tuple[str, float]:
-    """Cross-validate, fit, evaluate and record one candidate in its own run."""
+def train_one(candidate: Candidate, data: DemoData, batch: str) -> tuple[str, float, float]:
+    """Cross-validate, fit, evaluate and record one candidate in its own run:
+    (run id, validation accuracy, seconds it took)."""
     import loopml
 
+    began = time.perf_counter()
     tags = {"model_family": candidate.family, "dataset": data.name, BATCH_TAG: batch}
     with loopml.start_run(run_name=candidate.name, tags=tags) as run:
         loopml.log_params({**candidate.params, "cv_folds": CV_FOLDS, "val_size": len(data.y_val)})
@@ -296,7 +346,7 @@ def train_one(candidate: Candidate, data: DemoData, batch: str) -> tuple[str, fl
         loopml.log_metrics(metrics)
         log_artifacts(candidate, estimator, data, metrics)
         loopml.log_model(estimator, "model", input_example=data.frame(data.x_val[:5]))
-        return run.info.run_id, metrics["accuracy"]
+        return run.info.run_id, metrics["accuracy"], time.perf_counter() - began
 
 
 def log_cross_validation(candidate: Candidate, data: DemoData) -> None:
@@ -506,6 +556,11 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
     console.print(f"\nDone in {elapsed:.1f}s. The data lives in [bold]{result.home}[/]:")
     console.print(f"  database   {result.db_path}  ({uri})", markup=False)
     console.print(f"  artifacts  {result.artifact_root}", markup=False)
+    if result.flow_run_id:
+        console.print(
+            f"  flow run   {result.flow_run_id}  ({result.task_runs} task runs, report 'demo-report')",
+            markup=False,
+        )
     console.print("\nTry next:")
     quoted = shlex.quote(uri)
     for command in (
@@ -514,5 +569,10 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
         f"loopml runs show --tracking-uri {quoted} {best}",
         f"loopml experiments list --tracking-uri {quoted}",
         f"loopml models history {MODEL_NAME} --tracking-uri {quoted}",
+        *(
+            [f"loopml flows runs show --tracking-uri {quoted} {result.flow_run_id}"]
+            if result.flow_run_id
+            else []
+        ),
     ):
         console.print(f"  {command}", markup=False, soft_wrap=True)
