@@ -128,12 +128,15 @@ def wait_recorded(tool: Tool, target: int) -> tuple[float, int]:
 
 
 def store_size(db_path: Path) -> dict[str, Any]:
-    """File sizes of a SQLite store: as found, then after a WAL checkpoint (no VACUUM).
+    """File sizes of a SQLite store after a WAL checkpoint (no VACUUM), and of its other files.
 
-    ``main_bytes`` (after ``PRAGMA wal_checkpoint(TRUNCATE)``) is what the database holds;
-    ``with_side_files_bytes`` also counts ``-wal``/``-shm`` as they were before it.
+    ``main_bytes``: the database file after ``PRAGMA wal_checkpoint(TRUNCATE)`` (what the
+    database holds); ``side_files_bytes_before_checkpoint``: ``-wal``/``-shm`` as found;
+    ``other_files_bytes``: every other file under the store's home (result files...), logs
+    of the benchmark excluded.
     """
-    out: dict[str, Any] = {"with_side_files_bytes": c.db_bytes(str(db_path))}
+    out: dict[str, Any] = {"side_files_bytes_before_checkpoint": c.db_bytes(str(db_path))}
+    out["side_files_bytes_before_checkpoint"] -= os.path.getsize(db_path) if db_path.exists() else 0
     try:
         con = sqlite3.connect(str(db_path), timeout=30)
         try:
@@ -143,6 +146,12 @@ def store_size(db_path: Path) -> dict[str, Any]:
     except sqlite3.Error as e:
         out["checkpoint"] = f"failed: {e}"
     out["main_bytes"] = os.path.getsize(db_path) if db_path.exists() else 0
+    other = 0
+    for root, _, files in os.walk(db_path.parent):
+        for name in files:
+            if not name.startswith(db_path.name) and name not in ("worker.log", "process.log"):
+                other += os.path.getsize(os.path.join(root, name))
+    out["other_files_bytes"] = other
     return out
 
 
@@ -371,14 +380,15 @@ def run_main(tool: Tool, sizes: dict[str, Any]) -> dict[str, Any]:
         "before": size0,
         "after": size1,
         "bytes_per_task_run": grown / n,
-        "with_side_files_bytes_per_task_run": (
-            size1["with_side_files_bytes"] - size0["with_side_files_bytes"]
+        "incl_other_files_bytes_per_task_run": (
+            grown + size1["other_files_bytes"] - size0["other_files_bytes"]
         )
         / n,
         "how": "growth of the SQLite main file over one sequential flow of n trivial tasks on a fresh store "
         "(only the warm-up and empty flows before it), each size taken after all task runs were "
         "recorded and a PRAGMA wal_checkpoint(TRUNCATE) (no VACUUM), divided by n. Everything the tool "
-        "writes for those runs counts (Prefect: task runs, states, logs, events).",
+        "writes to its database for those runs counts (Prefect: task runs, states, logs, events); "
+        "incl_other_files adds the growth of the other files in the store's home (result files).",
     }
 
     def check_sum(block: dict[str, Any], want: int) -> None:

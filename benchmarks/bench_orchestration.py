@@ -32,7 +32,6 @@ Prints one JSON object on stdout (progress on stderr): the figures of both tools
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -71,16 +70,31 @@ BASE_SIZES: dict[str, Any] = {
 SCALED = ("tasks", "subflows", "subflow_overhead", "big_tasks", "exit_tasks")
 
 
-# Where each tool keeps its task runs: home variable, SQLite file, table, finished condition.
-STORES: dict[str, dict[str, str]] = {
-    "loopml": {"home_var": "LOOPML_HOME", "db": "loopml.db", "table": "task_runs", "finished": ""},
+# Where each tool keeps its task runs: home variable, SQLite file, table, state column, and the
+# states of a finished (successful) task run. Prefect records a cache hit as COMPLETED ("Cached").
+STORES: dict[str, dict[str, Any]] = {
+    "loopml": {
+        "home_var": "LOOPML_HOME",
+        "db": "loopml.db",
+        "table": "task_runs",
+        "state_col": "state",
+        "finished": ("COMPLETED", "CACHED"),
+    },
     "prefect": {
         "home_var": "PREFECT_HOME",
         "db": "prefect.db",
         "table": "task_run",
-        "finished": "state_type = 'COMPLETED'",
+        "state_col": "state_type",
+        "finished": ("COMPLETED",),
     },
 }
+
+
+def finished_where(tool: str) -> str:
+    store = STORES[tool]
+    return f"{store['state_col']} in ({', '.join(repr(x) for x in store['finished'])})"
+
+
 MODULES = {"loopml": "loopml", "prefect": "prefect"}
 
 
@@ -111,7 +125,8 @@ def worker_main(phase: str, workdir: Path, sizes_json: str, drain_timeout: float
     t0 = pc()
     import loopml
 
-    INPUTS = importlib.import_module("loopml.cache_policies").INPUTS
+    # attribute access: ``from loopml.cache_policies import INPUTS`` needs a real submodule
+    INPUTS = loopml.cache_policies.INPUTS
 
     res: dict[str, Any] = {"tool": "loopml", "version": loopml.__version__, "phase": phase}
     res["import_in_worker_s"] = pc() - t0
@@ -124,7 +139,7 @@ def worker_main(phase: str, workdir: Path, sizes_json: str, drain_timeout: float
         INPUTS=INPUTS,
         db_path=workdir / store["db"],
         task_table=store["table"],
-        finished_where=store["finished"],
+        finished_where=finished_where("loopml"),
         subflow_task_runs=0,
         progress=progress,
         drain_timeout=drain_timeout,
@@ -195,8 +210,8 @@ def run_script(python: str, source: str, tool: str, home: Path) -> tuple[float, 
         return pc() - t, proc.returncode
 
 
-def task_run_states(tool: str, home: Path) -> dict[str, str | None]:
-    """Every task run in the tool's store: id -> state (None if the table has no state column)."""
+def task_run_states(tool: str, home: Path) -> dict[str, str]:
+    """Every task run in the tool's store: id -> state."""
     db = home / STORES[tool]["db"]
     if not db.exists():
         return {}
@@ -207,9 +222,8 @@ def task_run_states(tool: str, home: Path) -> dict[str, str | None]:
         if not cols:
             return {}
         idc = "id" if "id" in cols else cols[0]
-        statec = next((x for x in ("state_type", "state", "status") if x in cols), None)
-        sel = f"select {idc}, {statec or 'null'} from {table}"
-        return {str(r[0]): (None if r[1] is None else str(r[1])) for r in con.execute(sel)}
+        sel = f"select {idc}, {STORES[tool]['state_col']} from {table}"
+        return {str(r[0]): str(r[1]) for r in con.execute(sel)}
     finally:
         con.close()
 
@@ -247,8 +261,7 @@ def fresh_processes(
         by_state: dict[str, int] = {}
         for v in new.values():
             by_state[str(v)] = by_state.get(str(v), 0) + 1
-        finished = STORES[tool]["finished"]
-        done = sum(by_state.get(s, 0) for s in ("COMPLETED",)) if finished else len(new)
+        done = sum(by_state.get(s, 0) for s in STORES[tool]["finished"])
         o["persistence"] = {
             "tasks_run": n,
             "process_wall_s": wall,
@@ -524,7 +537,7 @@ def checks(res: Any, target: str) -> bool | None:
             get(main, "subflows", "check", "ok") is True and get(main, "subflows", "records_complete") is True
         )
     if target == "store_bytes":
-        return get(main, "store_bytes", "recorded") == get(main, "store_bytes", "task_runs")
+        return bool(get(main, "store_bytes", "recorded") == get(main, "store_bytes", "task_runs"))
     if target.startswith("scale_10k"):
         return get(res, "big", "records_complete") is True
     return True
@@ -579,7 +592,7 @@ def reported(w: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, what, path in REPORTED:
         fig = get(w, *path) or {}
-        row = {"name": name, "what": what}
+        row: dict[str, Any] = {"name": name, "what": what}
         row |= {
             k: fig.get(k) for k in ("loopml_s", "prefect_s", "ratio", "prefect_drain_s", "ratio_incl_drain")
         }
@@ -708,7 +721,7 @@ def main() -> int:
     c.log(WHO, f"fresh processes: one-task flow ({args.process_repeats}x per tool), exit after a flow")
     procs = fresh_processes(pythons, args, sizes_for(args.scale))
     results = run_repeats(args, cmds)
-    meta["versions"] = {tool: get(reps, 0, "version") for tool, reps in results.items()}
+    meta["versions"] = {tool: reps[0].get("version") if reps else None for tool, reps in results.items()}
     report = {"meta": meta, **build_report(args, imports, procs, results)}
     meta["loadavg_end"] = os.getloadavg()
     meta["total_wall_s"] = pc() - t_all

@@ -105,7 +105,7 @@ def main() -> None:
         INPUTS=INPUTS,
         db_path=workdir / "prefect.db",
         task_table="task_run",
-        finished_where="state_type = 'COMPLETED'",
+        finished_where="state_type in ('COMPLETED')",  # a cache hit is COMPLETED ("Cached")
         subflow_task_runs=1,  # a subflow call also creates a wrapper task run in its parent
         progress=progress,
         drain_timeout=args.drain_timeout,

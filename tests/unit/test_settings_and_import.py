@@ -77,6 +77,11 @@ def test_public_api_is_the_documented_one() -> None:
         "register_model", "RegisteredModel", "ModelVersion", "ModelStage", "ModelChange", "Event",
         "log_model", "save_model", "load_model", "ModelInfo", "ModelSignature", "infer_signature",
         "log_input", "Dataset", "DatasetInput",
+        "flow", "task", "Flow", "Task", "State", "StateType", "FlowRun", "TaskRun", "LogRecord", "RunArtifact",
+        "TaskFuture", "wait", "as_completed", "unmapped", "exponential_backoff", "cache_policies", "runtime",
+        "get_run_logger", "create_markdown_artifact", "create_table_artifact", "create_link_artifact",
+        "ThreadPoolTaskRunner", "InlineTaskRunner", "ProcessPoolTaskRunner", "DaskTaskRunner",
+        "RunTimedOut", "UpstreamFailed",
     }  # fmt: skip
     assert set(loopml.__all__) == documented
     for name in loopml.__all__:

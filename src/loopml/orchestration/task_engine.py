@@ -98,7 +98,7 @@ class TaskCall:
         self.record = TaskRecord(
             task_run_id=uuid.uuid4().hex,
             flow_run_id=flow.flow_run_id,
-            name=task.name,
+            name=f"{task.name}-{dynamic_key}",  # the default run name, until run() formats its own
             task_key=task.task_key,
             dynamic_key=dynamic_key,
             parameters={},

@@ -7,6 +7,7 @@ compact (orjson); a history is ``[[state, time in ms], ...]``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,7 +49,8 @@ ARTIFACT_TYPES = ("markdown", "table", "link")
 MAX_ARTIFACT_DATA = 1_000_000  # characters; bigger reports belong in the artifact store
 
 _STATES = {s.value: s for s in StateType}
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,%d}" % t.ID_LENGTH)
+_INT64_MIN, _INT64_MAX = v.INT64_MIN, v.INT64_MAX
 
 HistoryRow = list[list[Any]]
 
@@ -58,7 +60,7 @@ HistoryRow = list[list[Any]]
 
 def check_id(value: Any, what: str) -> str:
     """An id: 1 to 32 letters, digits, ``_`` or ``-`` (a uuid4 hex fits)."""
-    if type(value) is str and 0 < len(value) <= t.ID_LENGTH and _ID_CHARS.issuperset(value):
+    if _is_id(value):
         return value
     raise InvalidInput(
         f"{what} must be 1 to {t.ID_LENGTH} letters, digits, '_' or '-', got {value!r}", value=repr(value)
@@ -102,14 +104,37 @@ def state(value: Any, what: str = "state") -> str:
 
 def history_json(history: Sequence[Any], what: str) -> str:
     """A history as compact JSON: ``[["PENDING",1700000000000],...]``."""
+    entries = _history_entries(history)
+    if entries is None:  # something is off: the slow path says what
+        entries = _checked_history_entries(history, what)
+    return orjson.dumps(entries).decode()
+
+
+def _history_entries(history: Any) -> list[tuple[str, int]] | None:
+    """The entries of a well-formed history (tuples of a state and an int), else None."""
+    if type(history) is not tuple and type(history) is not list:
+        return None
+    entries = []
+    for entry in history:
+        if type(entry) is not tuple or len(entry) != 2:
+            return None
+        name, ms = entry
+        found = _STATES.get(name._value_ if type(name) is StateType else name)
+        if found is None or type(ms) is not int or not _INT64_MIN <= ms <= _INT64_MAX:
+            return None
+        entries.append((found.value, ms))
+    return entries
+
+
+def _checked_history_entries(history: Any, what: str) -> list[tuple[str, int]]:
     if isinstance(history, str | bytes) or not isinstance(history, Sequence):
         raise InvalidInput(f"{what} must be a sequence of (state, time) pairs, got {history!r}")
-    entries: HistoryRow = []
+    entries = []
     for entry in history:
         if not isinstance(entry, Sequence) or len(entry) != 2:
             raise InvalidInput(f"{what} entries are (state, time in ms) pairs, got {entry!r}")
-        entries.append([state(entry[0], f"state in {what}"), v.integer(f"time in {what}", entry[1])])
-    return orjson.dumps(entries).decode()
+        entries.append((state(entry[0], f"state in {what}"), v.integer(f"time in {what}", entry[1])))
+    return entries
 
 
 def append_history(history: str, state_value: StateType, now: int) -> str:
@@ -132,6 +157,33 @@ def _json_tags(tags: Any, what: str) -> str:
     if isinstance(tags, str) or not isinstance(tags, Sequence):
         raise InvalidInput(f"{what} must be a sequence of strings, got {tags!r}")
     return orjson.dumps([text(tag, f"tag in {what}", v.MAX_KEY_LENGTH) for tag in tags]).decode()
+
+
+def _is_id(value: Any) -> bool:
+    return (
+        type(value) is str
+        and 0 < len(value) <= t.ID_LENGTH
+        and value.isascii()
+        and (value.isalnum() or _ID_RE.fullmatch(value) is not None)
+    )
+
+
+def _is_optional_int(value: Any) -> bool:
+    return value is None or (type(value) is int and _INT64_MIN <= value <= _INT64_MAX)
+
+
+def _is_optional_text(value: Any, limit: int | None) -> bool:
+    return value is None or (type(value) is str and (limit is None or len(value) <= limit))
+
+
+def _json_dict(value: Any) -> str | None:
+    """A plain dict of JSON values as compact JSON, else None."""
+    if type(value) is not dict:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return None
 
 
 # ---- entities -> rows ---------------------------------------------------------------------------
@@ -167,7 +219,58 @@ def flow_run_row(fr: FlowRun) -> dict[str, Any]:
 
 
 def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
-    """A task run in the order of ``TASK_RUN_COLUMNS``."""
+    """A task run in the order of ``TASK_RUN_COLUMNS``.
+
+    The common case (plain str/int/dict/tuple values) is checked in one pass without building
+    any message; anything else goes through the field-by-field checks, which name the problem.
+    """
+    if type(tr) is TaskRun:
+        name, task_key, dynamic_key = tr.name, tr.task_key, tr.dynamic_key
+        state_found = _STATES.get(tr.state._value_ if type(tr.state) is StateType else tr.state)
+        history = _history_entries(tr.history)
+        parameters = _json_dict(tr.parameters)
+        if (
+            state_found is not None
+            and history is not None
+            and parameters is not None
+            and _is_id(tr.task_run_id)
+            and _is_id(tr.flow_run_id)
+            and type(name) is str
+            and 0 < len(name) <= v.MAX_NAME_LENGTH
+            and not name.isspace()
+            and type(task_key) is str
+            and 0 < len(task_key) <= t.TASK_KEY_LENGTH
+            and not task_key.isspace()
+            and type(dynamic_key) is str
+            and len(dynamic_key) <= v.MAX_KEY_LENGTH
+            and _is_optional_int(tr.start_time)
+            and _is_optional_int(tr.end_time)
+            and _is_optional_int(tr.attempts)
+            and tr.attempts is not None
+            and _is_optional_text(tr.cache_key, t.CACHE_KEY_LENGTH)
+            and _is_optional_text(tr.result_ref, t.URI_LENGTH)
+            and _is_optional_text(tr.error, None)
+        ):
+            return (
+                tr.task_run_id,
+                tr.flow_run_id,
+                name,
+                task_key,
+                dynamic_key,
+                state_found.value,
+                tr.start_time,
+                tr.end_time,
+                tr.attempts,
+                tr.cache_key,
+                tr.result_ref,
+                parameters,
+                orjson.dumps(history).decode(),
+                tr.error,
+            )
+    return _checked_task_run_row(tr)
+
+
+def _checked_task_run_row(tr: TaskRun) -> tuple[Any, ...]:
     if not isinstance(tr, TaskRun):
         raise InvalidInput(f"expected a TaskRun, got {type(tr).__name__}")
     run_id = check_id(tr.task_run_id, "task_run_id")
@@ -192,6 +295,19 @@ def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
 
 def log_row(log: LogRecord) -> tuple[Any, ...]:
     """A log record in the order of ``LOG_COLUMNS``."""
+    if (
+        type(log) is LogRecord
+        and _is_id(log.flow_run_id)
+        and (log.task_run_id is None or _is_id(log.task_run_id))
+        and _is_optional_int(log.timestamp)
+        and log.timestamp is not None
+        and _is_optional_int(log.level)
+        and log.level is not None
+        and _is_optional_text(log.logger, 256)
+        and log.logger is not None
+        and type(log.message) is str
+    ):
+        return (log.flow_run_id, log.task_run_id, log.timestamp, log.level, log.logger, log.message)
     if not isinstance(log, LogRecord):
         raise InvalidInput(f"expected a LogRecord, got {type(log).__name__}")
     return (
