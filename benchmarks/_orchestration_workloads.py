@@ -27,6 +27,7 @@ tool's interpreter.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import statistics
@@ -257,15 +258,23 @@ def build_flows(tool: Tool) -> SimpleNamespace:
         }
 
     @flow
-    def sliced_flow(n: int, slices: int) -> list[tuple[float, float | None]]:
-        """``n`` sequential tasks; (seconds, current RSS MB) at the end of each of ``slices`` slices."""
+    def sliced_flow(n: int, slices: int) -> list[tuple[float, float, float, float | None, int]]:
+        """``n`` sequential tasks; at the end of each of ``slices`` slices: (wall s, process CPU
+        s, main-thread CPU s, current RSS MB, Python's allocated memory blocks after a full
+        garbage collection). The collection and the readings are left out of the timings."""
         per = max(1, n // slices)
         marks = []
-        t = pc()
+        t, cpu, main_cpu = pc(), time.process_time(), time.thread_time()
         for i in range(n):
             inc(i)
             if (i + 1) % per == 0:
-                marks.append((pc() - t, rss_mb()))
+                now = (pc() - t, time.process_time() - cpu, time.thread_time() - main_cpu)
+                gc.collect()
+                marks.append((*now, rss_mb(), sys.getallocatedblocks()))
+                paused = (pc() - t, time.process_time() - cpu, time.thread_time() - main_cpu)
+                t += paused[0] - now[0]
+                cpu += paused[1] - now[1]
+                main_cpu += paused[2] - now[2]
         return marks
 
     return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("tool", "flow", "task")})
@@ -445,6 +454,19 @@ def run_main(tool: Tool, sizes: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def deltas(ends: list[float]) -> list[float]:
+    """Per-slice amounts from cumulative ones."""
+    return [b - a for a, b in zip([0.0, *ends[:-1]], ends, strict=True)]
+
+
+def trend(per_slice: list[float]) -> float | None:
+    """Median of the last third of the slices over the median of the first third (robust to
+    one slow slice on a busy machine): about 1 when a flow does not slow down as it goes."""
+    k = max(1, len(per_slice) // 3)
+    first = statistics.median(per_slice[:k])
+    return statistics.median(per_slice[-k:]) / first if first > 0 else None
+
+
 def run_big(tool: Tool, sizes: dict[str, Any]) -> dict[str, Any]:
     """A flow of ``big_tasks`` sequential tasks in a fresh process: time and RSS per slice."""
     f = build_flows(tool)
@@ -456,19 +478,18 @@ def run_big(tool: Tool, sizes: dict[str, Any]) -> dict[str, Any]:
     block = measure(tool, f"sliced flow x{n}", lambda: f.sliced_flow(n, slices), n, 1)
     rss1, peak1 = rss_mb(), c.peak_rss_mb()
     marks = block.pop("_extras")[0]
-    ends = [m[0] for m in marks]
-    slice_s = [b - a for a, b in zip([0.0, *ends[:-1]], ends, strict=True)]
-    rss = [m[1] for m in marks]
     res.update(block)
     res["slice_tasks"] = n // slices
-    res["slice_s"] = slice_s
-    res["first_slice_s"], res["last_slice_s"] = slice_s[0], slice_s[-1]
-    res["last_over_first"] = slice_s[-1] / slice_s[0] if slice_s[0] > 0 else None
-    half = len(slice_s) // 2
-    res["second_half_over_first_half"] = (
-        sum(slice_s[half:]) / sum(slice_s[:half]) if half and sum(slice_s[:half]) > 0 else None
-    )
+    for key, col in (("wall", 0), ("cpu", 1), ("main_thread_cpu", 2)):
+        per_slice = deltas([m[col] for m in marks])
+        res[f"slice_{key}_s"] = per_slice
+        res[f"{key}_first_slice_s"], res[f"{key}_last_slice_s"] = per_slice[0], per_slice[-1]
+        res[f"{key}_last_over_first"] = per_slice[-1] / per_slice[0] if per_slice[0] > 0 else None
+        res[f"{key}_trend"] = trend(per_slice)
+    rss = [m[3] for m in marks]
     res["rss_by_slice_mb"] = rss
+    res["python_allocated_blocks_by_slice"] = [m[4] for m in marks]
+    res["python_allocated_blocks_growth"] = marks[-1][4] - marks[0][4]
     res["rss_before_mb"], res["rss_after_mb"] = rss0, rss1
     res["peak_rss_before_mb"], res["peak_rss_after_mb"] = peak0, peak1
     res["peak_rss_growth_mb"] = peak1 - peak0

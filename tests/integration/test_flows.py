@@ -46,7 +46,7 @@ def inc(x: int) -> int:
 # ---- sequential tasks and their records ---------------------------------------------------------
 
 
-def test_sequential_tasks_are_all_recorded_when_the_flow_call_returns(loopml_store: Client) -> None:
+def test_sequential_tasks_are_all_recorded(loopml_store: Client) -> None:
     @flow(tags=["nightly"], version="7")
     def count(n: int, label: str = "x") -> int:
         value = 0
@@ -79,7 +79,10 @@ def test_sequential_tasks_are_all_recorded_when_the_flow_call_returns(loopml_sto
     assert flow_run.host == socket.gethostname() and flow_run.pid == os.getpid()
     assert _states(flow_run) == [S.RUNNING, S.COMPLETED]
     assert flow_run.attempts == 1 and flow_run.error is None
-    assert flow_run.entrypoint.endswith(":test_sequential_tasks_are_all_recorded_when_the_flow_call_returns.<locals>.count")
+    assert (
+        flow_run.entrypoint
+        == f"{__name__}:{test_sequential_tasks_are_all_recorded.__qualname__}.<locals>.count"
+    )
 
 
 def test_a_flow_call_returns_the_value_and_a_task_outside_a_flow_is_the_plain_function(
@@ -357,33 +360,7 @@ def test_parameters_are_validated_before_the_flow_starts(loopml_store: Client) -
         train(1, 2, 3)
 
 
-# ---- the runtime context and hooks ----------------------------------------------------------------
-
-
-def test_runtime_names_the_running_flow_and_task(loopml_store: Client) -> None:
-    seen: dict[str, Any] = {}
-
-    @task(task_run_name="probe-{x}")
-    def probe(x: int) -> None:
-        seen["task"] = (loopml.runtime.task_run.id, loopml.runtime.task_run.name)
-        seen["flow_in_task"] = loopml.runtime.flow_run.id
-
-    @flow(flow_run_name="run-{x}")
-    def pipeline(x: int) -> None:
-        seen["flow"] = (loopml.runtime.flow_run.id, loopml.runtime.flow_run.name)
-        seen["parameters"] = loopml.runtime.flow_run.parameters
-        seen["task_in_flow"] = loopml.runtime.task_run.id
-        probe(x)
-
-    state = pipeline(5, return_state=True)
-    assert seen["flow"] == (state.flow_run_id, "run-5")
-    assert seen["parameters"] == {"x": 5}
-    assert seen["task_in_flow"] is None
-    (run,) = _task_runs(loopml_store, state)
-    assert seen["task"] == (run.task_run_id, "probe-5") and seen["flow_in_task"] == state.flow_run_id
-    assert loopml.runtime.flow_run.id is None and loopml.runtime.flow_run.name is None
-    assert loopml.runtime.task_run.id is None and loopml.runtime.task_run.name is None
-    assert loopml.runtime.flow_run.parameters == {}
+# ---- hooks ----------------------------------------------------------------
 
 
 def test_hooks_receive_the_final_state(loopml_store: Client) -> None:

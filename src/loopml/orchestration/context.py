@@ -24,8 +24,9 @@ class FlowRunContext:
     recorder: Recorder
     results: ResultStore
     parent: FlowRunContext | None = None
-    # a retried flow run: (task_key, dynamic_key) -> the completed TaskRun of the earlier attempt
-    completed: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # a retried flow run: (task_key, dynamic_key) -> the TaskRun of that call in the earlier
+    # attempts, which the call continues (or whose persisted result it reuses when completed)
+    earlier: dict[tuple[str, str], Any] = field(default_factory=dict)
     task_runner: Any = None
     tracking_run: Any = None  # an ActiveRun, opened on demand
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from ..entities.flow import FlowRun, StateType, TaskRun
 from ..errors import InvalidInput, NotFound
@@ -22,7 +22,7 @@ from .options import FlowOptions, build
 from .records import Recorder, now_ms
 from .results import ResultStore
 from .states import State
-from .task_engine import call_with_timeout, describe, run_hook, summarize
+from .task_engine import SCRIPT_MODULE, call_with_timeout, describe, identity, run_hook, summarize
 
 _MAX_JSON_PARAMETERS = 16_384  # bytes; larger parameters are pickled beside the results
 
@@ -51,7 +51,8 @@ class Flow:
 
     @property
     def entrypoint(self) -> str:
-        return f"{getattr(self.fn, '__module__', '?')}:{getattr(self.fn, '__qualname__', self.name)}"
+        """``module:qualname``, or ``/path/to/script.py:qualname`` for a script's flow."""
+        return identity(self.fn)
 
     def with_options(self, **changes: Any) -> Flow:
         return Flow(self.fn, build(FlowOptions, self.options, changes))
@@ -124,7 +125,13 @@ def _build_validator(flow: Flow) -> Any:
     )
 
 
-def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+@overload
+def flow(fn: Callable[..., Any], /, **options: Any) -> Flow: ...
+@overload
+def flow(fn: None = None, /, **options: Any) -> Callable[[Callable[..., Any]], Flow]: ...
+def flow(
+    fn: Callable[..., Any] | None = None, /, **options: Any
+) -> Flow | Callable[[Callable[..., Any]], Flow]:
     """``@flow`` or ``@flow(name=..., retries=..., experiment="churn", ...)`` (Prefect's names)."""
 
     def decorate(f: Callable[..., Any]) -> Flow:
@@ -185,17 +192,13 @@ def run_flow(
             )
         )
         attempts = 1
-        completed: dict[tuple[str, str], TaskRun] = {}
+        earlier: dict[tuple[str, str], TaskRun] = {}
     else:
         flow_run_id = retry_of.flow_run_id
         history = [*retry_of.history, (StateType.RUNNING, started)]
         attempts = retry_of.attempts + 1
         store.update_flow_run(flow_run_id, state=StateType.RUNNING, history=history, attempts=attempts)
-        completed = {
-            (t.task_key, t.dynamic_key): t
-            for t in store.get_task_runs(flow_run_id)
-            if t.state.is_success and t.result_ref
-        }
+        earlier = {(t.task_key, t.dynamic_key): t for t in store.get_task_runs(flow_run_id)}
     ctx = FlowRunContext(
         flow_run_id=flow_run_id,
         name=_run_name(flow_, parameters, flow_run_id) if retry_of is None else retry_of.name,
@@ -205,7 +208,7 @@ def run_flow(
         recorder=recorder,
         results=results,
         parent=parent,
-        completed=completed,
+        earlier=earlier,
     )
     recorder.watch(flow_run_id)
     return _execute(flow_, ctx, history, attempts, is_root=parent is None)
@@ -249,11 +252,13 @@ def _execute(
                         time.sleep(wait)
                     attempts += 1
                     _close_session(ctx)
-                    ctx.completed = _completed_so_far(ctx)
+                    ctx.earlier = _task_runs_so_far(ctx)
                     ctx._counters.clear()
                     history.append((StateType.RUNNING, now_ms()))
                     continue
-                state_type = StateType.TIMED_OUT if isinstance(exc, RunTimedOut) else StateType.FAILED
+                # TimedOut when the flow's own timeout ran out; a task's or subflow's time-out fails it
+                own = isinstance(exc, RunTimedOut) and exc.details.get("run_id") == ctx.flow_run_id
+                state_type = StateType.TIMED_OUT if own else StateType.FAILED
                 exception = exc
                 break
     finally:
@@ -277,6 +282,8 @@ def _execute(
             ctx.recorder.close()
         else:
             ctx.recorder.flush()
+        if state_type is StateType.TIMED_OUT:
+            _cancel_unfinished(ctx, ended)
         ctx.client.store.orchestration.update_flow_run(
             ctx.flow_run_id,
             state=state_type,
@@ -310,16 +317,38 @@ def _call(flow_: Flow, ctx: FlowRunContext) -> Any:
     options = flow_.options
 
     def body() -> Any:
-        if options.log_prints:
+        if options.log_prints is not None:  # None: as the parent flow does
             from .run_logger import capture_prints
 
-            with capture_prints():
+            with capture_prints(options.log_prints):
                 return flow_.fn(*args, **kwargs)
         return flow_.fn(*args, **kwargs)
 
     if options.timeout_seconds is not None:
-        return call_with_timeout(body, options.timeout_seconds, f"flow {flow_.name!r}")
+        return call_with_timeout(body, options.timeout_seconds, f"flow {flow_.name!r}", ctx.flow_run_id)
     return body()
+
+
+def _cancel_unfinished(ctx: FlowRunContext, at: int) -> None:
+    """The task runs a timed-out flow run leaves running (Python cannot stop their threads) are
+    recorded Cancelled, not Running forever."""
+    import dataclasses
+
+    store = ctx.client.store.orchestration
+    message = f"cancelled: the flow run timed out after {ctx.flow.options.timeout_seconds} s"
+    store.write_records(
+        [
+            dataclasses.replace(
+                run,
+                state=StateType.CANCELLED,
+                end_time=at,
+                history=(*run.history, (StateType.CANCELLED, at)),
+                error=message,
+            )
+            for run in store.get_task_runs(ctx.flow_run_id)
+            if not run.state.is_final
+        ]
+    )
 
 
 def _close_session(ctx: FlowRunContext) -> None:
@@ -328,11 +357,11 @@ def _close_session(ctx: FlowRunContext) -> None:
         session.close()
 
 
-def _completed_so_far(ctx: FlowRunContext) -> dict[tuple[str, str], Any]:
-    """Completed task runs with a persisted result, for the next attempt of the flow run."""
+def _task_runs_so_far(ctx: FlowRunContext) -> dict[tuple[str, str], Any]:
+    """The task runs of the flow run by call, for its next attempt to continue."""
     ctx.recorder.flush()
     runs = ctx.client.store.orchestration.get_task_runs(ctx.flow_run_id)
-    return {(t.task_key, t.dynamic_key): t for t in runs if t.state.is_success and t.result_ref}
+    return {(t.task_key, t.dynamic_key): t for t in runs}
 
 
 def _open_tracking_run(ctx: FlowRunContext) -> Any:
@@ -392,21 +421,42 @@ def _recordable(
 
 
 def load_flow(entrypoint: str) -> Flow:
-    """The Flow named by ``module:qualname``."""
+    """The Flow named by ``module:qualname`` or ``/path/to/script.py:qualname``."""
     import importlib
 
-    module_name, _, qualname = entrypoint.partition(":")
+    module_name, _, qualname = entrypoint.rpartition(":")  # a Windows path holds a ':' too
     try:
-        obj: Any = importlib.import_module(module_name)
+        if module_name.endswith(".py"):
+            obj: Any = _load_script(module_name)
+        else:
+            obj = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, OSError) as exc:
         raise NotFound(f"cannot import the flow {entrypoint!r}: {exc}", entrypoint=entrypoint) from None
     if isinstance(obj, Flow):
         return obj
     if callable(obj) and isinstance(getattr(obj, "__wrapped__", None), Flow):
         return obj.__wrapped__  # type: ignore[no-any-return]
     raise InvalidInput(f"{entrypoint!r} is not a flow")
+
+
+def _load_script(path: str) -> Any:
+    """A script as a module (not ``__main__``: its ``if __name__ == "__main__":`` part does
+    not run), with its directory importable as when it was run."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(SCRIPT_MODULE, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[SCRIPT_MODULE] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def retry_flow_run(client: Any, flow_run_id: str) -> State:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,7 +22,8 @@ def _create(kind: str, data: str, key: str | None, description: str | None) -> s
     flow = flow_run_var.get()
     task = task_run_var.get()
     artifact = RunArtifact(
-        artifact_id=uuid.uuid4().hex,
+        # time-ordered: artifacts written in the same millisecond still list in writing order
+        artifact_id=f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}",
         type=kind,
         data=data,
         created_time=now_ms(),

@@ -95,8 +95,16 @@ def _print(*args: Any, **kwargs: Any) -> None:
 
 
 @contextlib.contextmanager
-def capture_prints() -> Iterator[None]:
-    """While inside, ``print`` in this context is also logged to the current run."""
+def capture_prints(enabled: bool = True) -> Iterator[None]:
+    """While inside, ``print`` in this context is also logged to the current run; with
+    ``enabled=False`` it is not, even when an enclosing run logs its prints."""
+    if not enabled:
+        token = _capturing.set(False)
+        try:
+            yield
+        finally:
+            _capturing.reset(token)
+        return
     with _patch_lock:
         if _patch_users[0] == 0:
             builtins.print = _print

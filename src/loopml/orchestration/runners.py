@@ -83,7 +83,23 @@ def _call_pickled(payload: bytes) -> Any:
     import cloudpickle
 
     fn, args, kwargs = cloudpickle.loads(payload)
+    # in a fresh context: a forked worker holds a copy of the context of the task run that started
+    # it, and would show every later body that task run (loopml.runtime) and its flow's run opener
+    return contextvars.Context().run(_call_in_worker, fn, args, kwargs)
+
+
+def _call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from ..tracking import fluent
+
+    fluent.run_opener.set(_no_tracking_run)
     return fn(*args, **kwargs)
+
+
+def _no_tracking_run() -> Any:
+    raise InvalidInput(
+        "a task body running in a worker process cannot log to its flow's tracking run; log from "
+        "the flow, use a ThreadPoolTaskRunner, or open a run in the task with loopml.start_run()"
+    )
 
 
 class _ProcessSession(_PoolSession):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, overload
 
 from ..errors import InvalidInput
 from .context import FlowRunContext, flow_run_var
@@ -13,7 +13,7 @@ from .futures import TaskFuture, TaskFutureList, completed_future, unmapped
 from .options import TaskOptions, build
 from .records import TaskRecord, now_ms
 from .states import State
-from .task_engine import TaskCall
+from .task_engine import TaskCall, identity
 
 _PLAIN_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
@@ -34,7 +34,7 @@ class Task:
         self.fn = fn
         self.options = options
         self.name = options.name
-        self.task_key = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+        self.task_key = identity(fn)
         self._signature = inspect.signature(fn)
         self._plain = all(p.kind in _PLAIN_KINDS for p in self._signature.parameters.values())
         functools.update_wrapper(self, fn)
@@ -132,7 +132,8 @@ class Task:
         wanted = self.options.log_prints
         if wanted is None:
             wanted = flow.flow.options.log_prints
-        return capture_prints() if wanted else None
+        # None: as the enclosing run does; False turns off a flow's log_prints for this task
+        return None if wanted is None else capture_prints(wanted)
 
 
 def _completed() -> Any:
@@ -167,11 +168,13 @@ def session_of(flow: FlowRunContext) -> Any:
     return session
 
 
+@overload
+def task(fn: Callable[..., Any], /, **options: Any) -> Task: ...
+@overload
+def task(fn: None = None, /, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
 def task(
-    fn: Callable[..., Any] | None = None,
-    /,
-    **options: Any,
-) -> Any:
+    fn: Callable[..., Any] | None = None, /, **options: Any
+) -> Task | Callable[[Callable[..., Any]], Task]:
     """``@task`` or ``@task(retries=2, cache_policy=INPUTS, ...)`` (Prefect's option names)."""
 
     def decorate(f: Callable[..., Any]) -> Task:

@@ -7,6 +7,8 @@ batches, so a trivial task costs tens of microseconds, not a database round trip
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
 import traceback
@@ -21,6 +23,23 @@ from .records import TaskRecord, now_ms
 from .states import State
 
 _SCALARS = (int, float, str, bool, type(None), bytes)
+SCRIPT_MODULE = "__loopml_script__"  # the module name of a script loaded again by load_flow
+
+
+def identity(fn: Any) -> str:
+    """``module:qualname`` of a task or flow function: its key in the records and the cache.
+
+    A script's functions (``python train.py``: module ``__main__``) are named by the script's
+    path instead, so the tasks of two scripts never share a cache key and a flow run of a script
+    can be loaded again (``load_flow``) to be retried.
+    """
+    module = getattr(fn, "__module__", None) or "?"
+    qualname = getattr(fn, "__qualname__", None) or repr(fn)
+    if module in ("__main__", SCRIPT_MODULE):
+        filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+        if filename.endswith(".py"):  # not "<stdin>", "<string>" or a notebook cell
+            module = os.path.abspath(filename)
+    return f"{module}:{qualname}"
 
 
 def summarize(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +96,7 @@ def _upstream(state: State) -> Any:
 class TaskCall:
     """One call of a task in a flow run, ready to run (now, or in a runner's thread)."""
 
-    __slots__ = ("args", "flow", "kwargs", "record", "session", "task", "wait_for")
+    __slots__ = ("args", "earlier", "flow", "kwargs", "record", "session", "task", "wait_for")
 
     def __init__(
         self,
@@ -95,13 +114,18 @@ class TaskCall:
         self.wait_for = wait_for
         self.session = session
         dynamic_key = flow.next_dynamic_key(task.task_key)
+        # a retried flow run: the same call in an earlier attempt; this call continues its record
+        earlier = flow.earlier.get((task.task_key, dynamic_key)) if flow.earlier else None
+        self.earlier = earlier
         self.record = TaskRecord(
-            task_run_id=uuid.uuid4().hex,
+            task_run_id=uuid.uuid4().hex if earlier is None else earlier.task_run_id,
             flow_run_id=flow.flow_run_id,
             name=f"{task.name}-{dynamic_key}",  # the default run name, until run() formats its own
             task_key=task.task_key,
             dynamic_key=dynamic_key,
             parameters={},
+            attempts=0 if earlier is None else earlier.attempts,
+            history=[] if earlier is None else list(earlier.history),
         )
 
     def run(self) -> State:
@@ -119,13 +143,21 @@ class TaskCall:
         record.name = self.task.run_name(inputs, record.dynamic_key)
         options = self.task.options
 
-        earlier = flow.completed.get((record.task_key, record.dynamic_key)) if flow.completed else None
-        if earlier is not None:  # a retried flow run: this call completed in the earlier attempt
-            value = flow.results.load(earlier.result_ref)
-            record.result_ref = earlier.result_ref
-            return self._final(
-                StateType.COMPLETED, now_ms(), value=value, message="result of the earlier attempt"
-            )
+        earlier = self.earlier
+        if earlier is not None and earlier.state.is_success and earlier.result_ref:
+            try:  # completed in an earlier attempt: its record stays as it is, its result is reused
+                value = flow.results.load(earlier.result_ref)
+            except Exception:  # the result is gone: run it again
+                pass
+            else:
+                return State(
+                    StateType.COMPLETED,
+                    now_ms(),
+                    message="result of the earlier attempt",
+                    value=value,
+                    task_run_id=record.task_run_id,
+                    flow_run_id=record.flow_run_id,
+                )
 
         cache_key = self._cache_key(inputs) if options.caches else None
         if cache_key is not None:
@@ -150,7 +182,8 @@ class TaskCall:
                 )
                 raise
             except BaseException as exc:
-                timed_out = isinstance(exc, RunTimedOut)
+                # its own timeout, not a RunTimedOut raised by something it called (a subflow)
+                timed_out = isinstance(exc, RunTimedOut) and exc.details.get("run_id") == record.task_run_id
                 if record.attempts <= options.retries and self._should_retry(exc):
                     record.error = describe(exc)
                     record.set_state(StateType.RETRYING, now_ms())
@@ -193,6 +226,7 @@ class TaskCall:
             else (lambda: fn(*args, **kwargs)),
             timeout,
             f"task {self.record.name!r}",
+            run_id=self.record.task_run_id,
         )
 
     def _should_retry(self, exc: BaseException) -> bool:
@@ -215,7 +249,11 @@ class TaskCall:
         context = CacheContext(task.task_key, task.fn, inputs, self.flow.parameters)
         if options.cache_key_fn is not None:
             key = options.cache_key_fn(context, inputs)
-            return None if key is None else str(key)
+            if key is None:
+                return None
+            # with the task's identity, as the policies' keys: two tasks never share a key by
+            # accident, and whatever the function returns makes a safe file name for the result
+            return hashlib.sha256(f"{task.task_key}\x1f{key}".encode()).hexdigest()
         policy: CachePolicy = options.cache_policy  # set: the options cache
         return policy.compute_key(context)
 
@@ -313,11 +351,12 @@ def run_hook(hook: Any, owner: Any, record: Any, state: State) -> None:
         )
 
 
-def call_with_timeout(call: Any, timeout: float, what: str) -> Any:
+def call_with_timeout(call: Any, timeout: float, what: str, run_id: str) -> Any:
     """Run ``call`` in a helper thread and wait at most ``timeout`` seconds for it.
 
     Python cannot stop a thread: a call that times out keeps running in the background, its
-    result discarded; the run is TimedOut at once.
+    result discarded; the run is TimedOut at once. ``run_id`` (the run whose timeout this is)
+    goes into the error's details, so an outer run tells its own timeout from an inner one's.
     """
     import contextvars
 
@@ -334,7 +373,7 @@ def call_with_timeout(call: Any, timeout: float, what: str) -> Any:
     thread.start()
     thread.join(timeout)
     if not outcome:
-        raise RunTimedOut(f"{what} did not finish within {timeout} s", timeout_seconds=timeout)
+        raise RunTimedOut(f"{what} did not finish within {timeout} s", timeout_seconds=timeout, run_id=run_id)
     ok, result = outcome[0]
     if ok:
         return result

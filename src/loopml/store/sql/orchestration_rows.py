@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -49,11 +49,9 @@ ARTIFACT_TYPES = ("markdown", "table", "link")
 MAX_ARTIFACT_DATA = 1_000_000  # characters; bigger reports belong in the artifact store
 
 _STATES = {s.value: s for s in StateType}
-_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,%d}" % t.ID_LENGTH)
+_STATE_VALUES = {s.value: s.value for s in StateType}  # a StateType is a str: it finds its value
+_ID_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{t.ID_LENGTH}}}")
 _INT64_MIN, _INT64_MAX = v.INT64_MIN, v.INT64_MAX
-
-HistoryRow = list[list[Any]]
-
 
 # ---- checks -------------------------------------------------------------------------------------
 
@@ -96,10 +94,10 @@ def optional_integer(value: Any, what: str) -> int | None:
 
 def state(value: Any, what: str = "state") -> str:
     """The stored form of a state: a :class:`StateType` or its name."""
-    found = _STATES.get(value) if isinstance(value, str) else None  # a StateType is a str
+    found = _STATE_VALUES.get(value) if isinstance(value, str) else None
     if found is None:
         raise InvalidInput(f"{what} must be one of {', '.join(_STATES)}, got {value!r}", value=repr(value))
-    return found.value
+    return found
 
 
 def history_json(history: Sequence[Any], what: str) -> str:
@@ -119,10 +117,10 @@ def _history_entries(history: Any) -> list[tuple[str, int]] | None:
         if type(entry) is not tuple or len(entry) != 2:
             return None
         name, ms = entry
-        found = _STATES.get(name._value_ if type(name) is StateType else name)
-        if found is None or type(ms) is not int or not _INT64_MIN <= ms <= _INT64_MAX:
+        value = _STATE_VALUES.get(name) if isinstance(name, str) else None
+        if value is None or type(ms) is not int or not _INT64_MIN <= ms <= _INT64_MAX:
             return None
-        entries.append((found.value, ms))
+        entries.append((value, ms))
     return entries
 
 
@@ -159,7 +157,7 @@ def _json_tags(tags: Any, what: str) -> str:
     return orjson.dumps([text(tag, f"tag in {what}", v.MAX_KEY_LENGTH) for tag in tags]).decode()
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: Any) -> TypeGuard[str]:
     return (
         type(value) is str
         and 0 < len(value) <= t.ID_LENGTH
@@ -226,11 +224,11 @@ def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
     """
     if type(tr) is TaskRun:
         name, task_key, dynamic_key = tr.name, tr.task_key, tr.dynamic_key
-        state_found = _STATES.get(tr.state._value_ if type(tr.state) is StateType else tr.state)
+        state_value = _STATE_VALUES.get(tr.state) if isinstance(tr.state, str) else None
         history = _history_entries(tr.history)
         parameters = _json_dict(tr.parameters)
         if (
-            state_found is not None
+            state_value is not None
             and history is not None
             and parameters is not None
             and _is_id(tr.task_run_id)
@@ -257,7 +255,7 @@ def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
                 name,
                 task_key,
                 dynamic_key,
-                state_found.value,
+                state_value,
                 tr.start_time,
                 tr.end_time,
                 tr.attempts,

@@ -1,0 +1,149 @@
+"""Task runners: where submitted task bodies run. Results and exceptions come back the same way
+from each, and the records are the same."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+import loopml
+from loopml import (
+    Client,
+    DaskTaskRunner,
+    InlineTaskRunner,
+    InvalidInput,
+    ProcessPoolTaskRunner,
+    StateType,
+    ThreadPoolTaskRunner,
+    flow,
+    task,
+)
+
+S = StateType
+
+
+class DataError(ValueError):
+    """An exception class of this module: it must come back as itself from another process."""
+
+
+@task
+def pid_of(x: int) -> tuple[int, int]:
+    return os.getpid(), x * 2
+
+
+@task
+def fail(x: int) -> None:
+    raise DataError(f"row {x} is malformed")
+
+
+def _assert_recorded(client: Client, flow_run_id: str | None, count: int) -> None:
+    runs = client.store.orchestration.get_task_runs(flow_run_id or "")
+    assert len(runs) == count
+    assert sorted(r.state for r in runs) == sorted([S.COMPLETED] * (count - 1) + [S.FAILED])
+
+
+def test_inline_runner_runs_submitted_tasks_in_the_calling_thread(loopml_store: Client) -> None:
+    order: list[str] = []
+
+    @task
+    def where(label: str) -> int:
+        order.append(label)
+        return threading.get_ident()
+
+    @flow(task_runner=InlineTaskRunner())
+    def pipeline() -> tuple[list[int], int]:
+        futures = [where.submit("a"), where.submit("b")]
+        order.append("submitted")  # inline: both ran before this line
+        return [f.result() for f in futures], threading.get_ident()
+
+    idents, flow_thread = pipeline()
+    assert idents == [flow_thread, flow_thread] == [threading.get_ident()] * 2
+    assert order == ["a", "b", "submitted"]
+
+
+def test_thread_pool_runner_bounds_the_concurrency(loopml_store: Client) -> None:
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    @task
+    def busy(x: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return x
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def pipeline() -> list[int]:
+        return list(busy.map(range(6)).result())
+
+    started = time.monotonic()
+    assert pipeline() == list(range(6))
+    assert peak[0] == 2  # concurrent, but never more than 2 at once
+    assert time.monotonic() - started >= 0.14  # 6 tasks of 0.05 s on 2 workers: 3 rounds
+    with pytest.raises(InvalidInput, match="max_workers must be >= 1"):
+        ThreadPoolTaskRunner(max_workers=0)
+
+
+def test_process_pool_runner_runs_bodies_in_other_processes(loopml_store: Client) -> None:
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def pipeline() -> tuple[list[tuple[int, int]], BaseException]:
+        values = pid_of.map([1, 2, 3]).result()
+        bad = fail.submit(5)
+        return values, bad.result(raise_on_failure=False)
+
+    state = pipeline(return_state=True)
+    values, error = state.result()
+    assert [v for _, v in values] == [2, 4, 6]
+    assert all(pid != os.getpid() for pid, _ in values)
+    assert type(error) is DataError and str(error) == "row 5 is malformed"
+    _assert_recorded(loopml_store, state.flow_run_id, 4)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def raising() -> None:
+        fail.submit(6).result()
+
+    with pytest.raises(DataError, match="row 6 is malformed"):
+        raising()
+
+
+def test_process_pool_workers_do_not_see_the_context_of_an_earlier_task(loopml_store: Client) -> None:
+    @task
+    def which() -> str | None:
+        return loopml.runtime.task_run.id
+
+    @task
+    def logs_metric() -> None:
+        loopml.log_metric("loss", 1.0)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def pipeline() -> tuple[list[str | None], BaseException]:
+        seen = [which.submit().result() for _ in range(3)]
+        return seen, logs_metric.submit().result(raise_on_failure=False)
+
+    seen, error = pipeline()
+    assert seen == [None, None, None]  # not the id of the task run that forked the worker
+    assert isinstance(error, InvalidInput) and "worker process" in str(error)
+    assert len(loopml_store.search_runs(loopml_store.default_experiment_id())) == 0  # no stray run
+
+
+def test_dask_runner_runs_bodies_on_a_local_cluster(loopml_store: Client) -> None:
+    pytest.importorskip("distributed")
+
+    @flow(task_runner=DaskTaskRunner(n_workers=1))
+    def pipeline() -> tuple[list[tuple[int, int]], BaseException]:
+        values = pid_of.map([1, 2]).result()
+        return values, fail.submit(7).result(raise_on_failure=False)
+
+    state = pipeline(return_state=True)
+    values, error = state.result()
+    assert [v for _, v in values] == [2, 4]
+    assert all(pid != os.getpid() for pid, _ in values)
+    assert type(error) is DataError and str(error) == "row 7 is malformed"
+    _assert_recorded(loopml_store, state.flow_run_id, 3)
