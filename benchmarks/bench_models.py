@@ -17,7 +17,8 @@ Workloads (each tool in fresh subprocesses with its own SQLite store, see README
                   interleaved: overhead = model per-call median - raw per-call median.
 
 Prints one JSON object on stdout (progress on stderr): per-workload figures of both tools,
-ratios ``mlflow / loopml`` and a pass/fail per target. Usage::
+ratios ``mlflow / loopml``, a pass/fail per target and the figures reported beside them
+(``reported``, not judged). Usage::
 
   .venv/bin/python benchmarks/bench_models.py                 # both tools, ~1-2 min
   .venv/bin/python benchmarks/bench_models.py --no-peers      # loopml only

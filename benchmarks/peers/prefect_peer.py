@@ -6,8 +6,9 @@ Does not import loopml. ``bench_orchestration.py`` runs it as::
         --phase main --workdir DIR --sizes '{"tasks": 1000, ...}'
 
 and reads the one JSON line it prints last on stdout. Progress goes to stderr; Prefect's own
-log output (and its API server's) goes to ``DIR/worker.log``. ``PREFECT_HOME`` is ``DIR``
-and nothing else is configured, as in ``../shared/bench/prefect_bench.py``: with no
+log output (and its API server's) goes to ``DIR/worker.log``. ``PREFECT_HOME`` is ``DIR``;
+the only setting changed from Prefect's defaults is a 120 s (instead of 20 s) wait for its
+ephemeral server to answer. As in ``../shared/bench/prefect_bench.py``, with no
 ``PREFECT_API_URL`` the first flow of the process starts Prefect's ephemeral API server (a
 uvicorn subprocess on ``DIR/prefect.db``, created and migrated on that first flow), which
 stops when the process exits. Task runs reach that server as events and are recorded
@@ -88,6 +89,10 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(workdir)
     os.environ["PREFECT_HOME"] = str(workdir)
+    # the one non-default setting (as bench_orchestration.py's fresh processes): wait up to 120 s
+    # instead of 20 s for the ephemeral server to answer; on a busy box its first start, which
+    # creates and migrates the database, can take longer than 20 s
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     progress = owl.send_tool_output_to(workdir / "worker.log")
     t0 = pc()
     import prefect

@@ -9,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from loopml import Client, StateType
+import pytest
+
+from loopml import Client, InvalidInput, StateType
+from loopml.orchestration.flow import retry_flow_run
 
 S = StateType
 
@@ -128,9 +131,14 @@ CRASHING_FLOW = """
             f.write(f"{i}\\n")
         if i == 4 and not KILLED.exists():  # the first time only: the retry must get through
             KILLED.write_text("")
-            time.sleep(0.3)  # the recorder writes the 4 completed task runs meanwhile
+            time.sleep(0.5)  # the recorder writes the 4 completed task runs meanwhile
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(0.15)
+        if i == 5:  # during the retry: what another reader sees of this flow run
+            import loopml
+
+            seen = loopml.Client().store.orchestration.get_flow_run(loopml.runtime.flow_run.id).state
+            (HERE / "seen.txt").write_text(str(seen))
         return i * i
 
     @flow(persist_result=True)
@@ -178,6 +186,14 @@ def test_a_killed_flow_run_is_crashed_and_a_retry_resumes_it(loopml_store: Clien
     assert crashed.state is S.COMPLETED and crashed.attempts == 2 and crashed.error is None
     assert [s for s, _ in crashed.history] == [S.RUNNING, S.CRASHED, S.RUNNING, S.COMPLETED]
     assert retried[5].state is S.COMPLETED and retried[5].attempts == 1
+    with pytest.raises(InvalidInput, match="only failed, crashed"):
+        retry_flow_run(loopml_store, flow_run.flow_run_id)  # a completed run is not run again
+
+    # While the retry ran, another reader must see it Running. The flow run still names the
+    # killed process (host, pid): OrchestrationStore.update_flow_run cannot change them yet.
+    seen = (tmp_path / "seen.txt").read_text()
+    if seen != "RUNNING":
+        pytest.xfail(f"a retry in progress reads as {seen}: update_flow_run needs host/pid")
 
 
 def test_a_failed_flow_run_of_a_script_is_retried_by_its_path(loopml_store: Client, tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ class TaskCall:
                 if hit is not None:
                     return hit
         delays = options.retry_delays() if options.retries else []
+        before = record.attempts  # a continued record: each attempt of the flow run retries anew
         while True:
             record.attempts += 1
             started = now_ms()
@@ -184,11 +185,12 @@ class TaskCall:
             except BaseException as exc:
                 # its own timeout, not a RunTimedOut raised by something it called (a subflow)
                 timed_out = isinstance(exc, RunTimedOut) and exc.details.get("run_id") == record.task_run_id
-                if record.attempts <= options.retries and self._should_retry(exc):
+                tried = record.attempts - before
+                if tried <= options.retries and self._should_retry(exc):
                     record.error = describe(exc)
                     record.set_state(StateType.RETRYING, now_ms())
                     flow.recorder.touch(record)
-                    wait = delays[record.attempts - 1] if delays else 0.0
+                    wait = delays[tried - 1] if delays else 0.0
                     if wait > 0:
                         time.sleep(wait)
                     continue

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ...entities import (
     DatasetInput,
@@ -90,7 +90,12 @@ class SqlStore:
             self._writer.dispose()
             raise
         self._sql = Statements(self._writer.dialect)
-        self._insert = sqlite.insert if self._sqlite else postgresql.insert
+        if self._sqlite:
+            self._insert = sqlite.insert
+        else:
+            from sqlalchemy.dialects import postgresql  # imported only for PostgreSQL stores
+
+            self._insert = postgresql.insert
         self._checkpointer = Checkpointer(self._reader) if self._sqlite else None
         self.registry = SqlRegistry(self)
 
