@@ -91,7 +91,7 @@ class SqlStore:
             raise
         self._sql = Statements(self._writer.dialect)
         if self._sqlite:
-            self._insert = sqlite.insert
+            self._insert: Any = sqlite.insert
         else:
             from sqlalchemy.dialects import postgresql  # imported only for PostgreSQL stores
 
