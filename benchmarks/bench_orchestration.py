@@ -599,19 +599,19 @@ def evaluate(
 # Figures shown next to the targets, not judged: name, what, path to a figure with loopml/prefect/ratio.
 REPORTED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("import", "import loopml / import prefect, fresh subprocess (s)", ("import",)),
-    ("submit", "1,000 tasks through .submit() + wait, flow wall (s)", ("submit",)),
-    ("map", "1,000 tasks through .map(), flow wall (s)", ("map",)),
-    ("subflows", "100 subflows of 5 tasks each, flow wall (s)", ("subflows",)),
+    ("submit", "{tasks:,} tasks through .submit() + wait, flow wall (s)", ("submit",)),
+    ("map", "{tasks:,} tasks through .map(), flow wall (s)", ("map",)),
+    ("subflows", "{subflows:,} subflows of {subflow_tasks} tasks each, flow wall (s)", ("subflows",)),
     ("retries", "a flow whose task fails twice then succeeds, flow wall (s)", ("retries",)),
     ("cache", "a flow calling an INPUTS-cached task twice (miss, hit), flow wall (s)", ("cache",)),
 )
 
 
-def reported(w: dict[str, Any]) -> list[dict[str, Any]]:
+def reported(w: dict[str, Any], sizes: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, what, path in REPORTED:
         fig = get(w, *path) or {}
-        row: dict[str, Any] = {"name": name, "what": what}
+        row: dict[str, Any] = {"name": name, "what": what.format(**sizes)}
         row |= {
             k: fig.get(k) for k in ("loopml_s", "prefect_s", "ratio", "prefect_drain_s", "ratio_incl_drain")
         }
@@ -620,7 +620,8 @@ def reported(w: dict[str, Any]) -> list[dict[str, Any]]:
     out.append(
         {
             "name": "persistence",
-            "what": "a fresh process runs a flow of 300 tasks and exits at once: finished task runs found",
+            "what": f"a fresh process runs a flow of {sizes['exit_tasks']:,} tasks and exits at once:"
+            " finished task runs found",
             "loopml": get(p, "loopml", "task_runs_finished"),
             "prefect": get(p, "prefect", "task_runs_finished"),
             "of": get(p, "loopml", "tasks_run") or get(p, "prefect", "tasks_run"),
@@ -650,7 +651,7 @@ def build_report(
             verdict: [t["name"] for t in targets if t["pass"] is flag]
             for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
         },
-        "reported": reported(w),
+        "reported": reported(w, sizes_for(args.scale)),
         "workloads": w,
         "errors": errors,
     }

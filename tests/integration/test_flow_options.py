@@ -288,7 +288,7 @@ def test_no_cache_cache_key_fn_expiration_and_refresh(loopml_store: Client) -> N
     state = pipeline(return_state=True)
     assert state.result() == [1, 1, 1, 1, 0, 1]
     assert ran == ["never", "never", "parity1", "parity2", "short"]
-    entry = _task_runs(loopml_store, state)[-1]
+    (entry,) = (r for r in _task_runs(loopml_store, state) if r.name == "short-0")
     assert entry.cache_key is not None and entry.end_time is not None
     store = loopml_store.store.orchestration
     created = store.get_cache_entry(entry.cache_key, 0)

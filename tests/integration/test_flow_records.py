@@ -269,3 +269,35 @@ def test_a_metric_logged_in_a_flow_opens_its_tracking_run_lazily(loopml_store: C
     failed = fails_after_metric(return_state=True)
     runs = {r.data.tags["loopml.flow_run_id"]: r for r in loopml_store.search_runs(experiment_id)}
     assert runs[failed.flow_run_id or ""].info.status is RunStatus.FAILED
+
+
+def test_a_burst_of_records_is_written_in_chunks(
+    loopml_store: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tight logging loop can buffer more records than a store takes in one batch (100,000):
+    # here the store takes 30 and the recorder writes at most 7 of each kind at once.
+    from loopml.orchestration import records
+    from loopml.store import validation
+
+    monkeypatch.setattr(validation, "MAX_BATCH_SIZE", 30)
+    monkeypatch.setattr(records, "WRITE_CHUNK", 7)
+    monkeypatch.setattr(records, "FLUSH_INTERVAL_S", 60.0)  # all of it in the final write
+
+    @task
+    def step(i: int) -> None:
+        get_run_logger().info("step %d", i)
+        create_markdown_artifact(f"step {i}")
+
+    @flow
+    def burst() -> str | None:
+        for i in range(20):
+            step(i)
+        for i in range(15):
+            get_run_logger().info("line %d", i)
+        return loopml.runtime.flow_run.id
+
+    flow_run_id = burst() or ""
+    store = loopml_store.store.orchestration
+    assert len(store.get_task_runs(flow_run_id)) == 20
+    assert len(store.get_logs(flow_run_id)) == 35
+    assert len(store.get_artifacts(flow_run_id)) == 20

@@ -1,5 +1,5 @@
 """@flow and @task on a real SQLite store: calling, records, failures, futures, subflows,
-parameter validation, the runtime context and hooks."""
+parameter validation and hooks."""
 
 from __future__ import annotations
 

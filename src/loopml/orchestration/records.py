@@ -24,6 +24,7 @@ from ..errors import StoreError
 
 FLUSH_INTERVAL_S = 0.1
 HEARTBEAT_INTERVAL_S = 10.0
+WRITE_CHUNK = 20_000  # records of each kind per write (a store takes at most 100,000 in one batch)
 
 _log = logging.getLogger("loopml.orchestration")
 
@@ -122,13 +123,19 @@ class Recorder:
             if not (dirty or logs or artifacts):
                 return
             snapshots = [record.snapshot() for record in dirty.values()]
+            written = 0  # a burst (a tight logging loop) can outgrow one batch: write in chunks
             try:
-                self._store.write_records(snapshots, logs, artifacts)
+                while written < max(len(snapshots), len(logs), len(artifacts)):
+                    end = written + WRITE_CHUNK
+                    self._store.write_records(
+                        snapshots[written:end], logs[written:end], artifacts[written:end]
+                    )
+                    written = end
             except BaseException:
-                for key, record in dirty.items():  # keep them for the next attempt
+                for key, record in dirty.items():  # keep them for the next attempt (upserts)
                     self._dirty.setdefault(key, record)
-                self._logs[:0] = logs
-                self._artifacts[:0] = artifacts
+                self._logs[:0] = logs[written:]  # the chunks written are not written twice
+                self._artifacts[:0] = artifacts[written:]
                 raise
 
     def close(self) -> None:
