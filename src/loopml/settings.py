@@ -2,49 +2,65 @@
 
 Nothing is read at import. :func:`load_settings` resolves the table when a Client, a
 server or a CLI command is built, so a change to the environment is seen by the next one.
+
+The table is plain Python (a frozen dataclass and one parser per field) rather than
+pydantic-settings: building the first Client is on the path of every fresh process that
+loads a model or runs a flow, and pydantic-settings alone costs ~0.2 s to import there.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from .errors import InvalidInput
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "LOOPML_"
 
 
-class Settings(BaseSettings):
-    """loopml's settings; each field is read from ``LOOPML_<FIELD>``."""
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
 
-    model_config = SettingsConfigDict(env_prefix="LOOPML_", frozen=True, extra="ignore")
 
-    home: Path = Field(
-        default_factory=lambda: Path("~/.loopml"),
-        description="Where the embedded store keeps its database and artifacts.",
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _setting(default: Any, description: str, parse: Callable[[str], Any] = str) -> Any:
+    return field(default=default, metadata={"description": description, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """loopml's settings; each field is read from ``LOOPML_<FIELD>`` (upper case)."""
+
+    home: Path = field(
+        default_factory=lambda: Path("~/.loopml").expanduser(),  # read when built
+        metadata={"description": "Where the embedded store keeps its database and artifacts", "parse": _path},
     )
-    tracking_uri: str = Field(
-        default="",
-        description="Metadata store: sqlite:///path, postgresql://..., http(s)://; default: SQLite in home.",
+    tracking_uri: str = _setting(
+        "", "Metadata store: sqlite:///path, postgresql://..., http(s)://; default: SQLite in home."
     )
-    artifact_root: str = Field(
-        default="",
-        description="Where artifacts go: a local path or any fsspec URL; default: <home>/artifacts.",
+    artifact_root: str = _setting(
+        "", "Where artifacts go: a local path or any fsspec URL; default: <home>/artifacts."
     )
-    result_storage: str = Field(
-        default="",
-        description="Where persisted task results go: a local path or fsspec URL; default: <home>/results.",
+    result_storage: str = _setting(
+        "", "Where persisted task results go: a local path or fsspec URL; default: <home>/results."
     )
-    experiment_name: str = Field(default="", description="The experiment fluent runs go to.")
-    experiment_id: str = Field(default="", description="Like experiment_name, by id.")
-    sqlite_busy_timeout_s: float = Field(
-        default=60.0, gt=0, description="How long a SQLite writer waits for the lock before failing."
+    experiment_name: str = _setting("", "The experiment fluent runs go to.")
+    experiment_id: str = _setting("", "Like experiment_name, by id.")
+    sqlite_busy_timeout_s: float = _setting(
+        60.0, "How long a SQLite writer waits for the lock before failing.", _positive_float
     )
-
-    @field_validator("home")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -60,6 +76,26 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment now; explicit ``overrides`` (not None) win over it."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    """Read the environment now; explicit ``overrides`` (not None) win over it.
+
+    A value that does not parse is InvalidInput naming the variable and the value.
+    """
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Settings):
+        given = overrides.get(spec.name)
+        variable = ENV_PREFIX + spec.name.upper()
+        raw = given if given is not None else os.environ.get(variable)
+        if raw is None:
+            continue
+        try:
+            values[spec.name] = spec.metadata["parse"](os.fspath(raw) if isinstance(raw, Path) else str(raw))
+        except ValueError as exc:
+            source = spec.name if given is not None else variable
+            raise InvalidInput(
+                f"setting {source} = {raw!r} is invalid: {exc} ({spec.metadata['description']})",
+                setting=spec.name,
+            ) from None
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(Settings)})
+    if unknown:
+        raise InvalidInput(f"unknown setting(s) {unknown}")
+    return Settings(**values)

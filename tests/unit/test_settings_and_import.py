@@ -39,8 +39,16 @@ def test_artifacts_default_beside_an_sqlite_file(tmp_path: Path) -> None:
 
 def test_settings_validate_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOPML_SQLITE_BUSY_TIMEOUT_S", "-1")
-    with pytest.raises(ValueError, match="sqlite_busy_timeout_s"):
+    with pytest.raises(InvalidInput, match="LOOPML_SQLITE_BUSY_TIMEOUT_S = '-1' is invalid: must be > 0"):
         load_settings()
+    monkeypatch.setenv("LOOPML_SQLITE_BUSY_TIMEOUT_S", "soon")
+    with pytest.raises(InvalidInput, match="LOOPML_SQLITE_BUSY_TIMEOUT_S = 'soon'"):
+        load_settings()
+    monkeypatch.setenv("LOOPML_SQLITE_BUSY_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("LOOPML_HOME", "~/elsewhere")
+    settings = load_settings()
+    assert settings.sqlite_busy_timeout_s == 2.5
+    assert settings.home == Path("~/elsewhere").expanduser()
 
 
 @pytest.mark.parametrize("uri", ["mysql://x/y", "nonsense", "ftp://host/db"])
