@@ -5,6 +5,8 @@ Two ways in, like httpx: the fluent API for notebooks and scripts
 (``loopml.Client(tracking_uri=...)``). Importing loopml loads nothing heavy.
 """
 
+from . import cache_policies as cache_policies
+from . import runtime as runtime
 from ._version import __version__ as __version__
 from .entities import Dataset as Dataset
 from .entities import DatasetInput as DatasetInput
@@ -49,8 +51,6 @@ from .models.api import log_model as log_model
 from .models.api import save_model as save_model
 from .models.signature import ModelSignature as ModelSignature
 from .models.signature import infer_signature as infer_signature
-from .orchestration import cache_policies as cache_policies
-from .orchestration import runtime as runtime
 from .orchestration.flow import Flow as Flow
 from .orchestration.flow import flow as flow
 from .orchestration.futures import TaskFuture as TaskFuture

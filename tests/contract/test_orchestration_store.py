@@ -113,10 +113,21 @@ def test_update_flow_run_sets_the_state_and_keeps_what_is_not_given(store: SqlOr
     got = store.get_flow_run(fr.flow_run_id)
     assert (got.state, got.history, got.end_time, got.error) == (S.FAILED, history, NOW + 50, "boom")
     assert (got.tracking_run_id, got.attempts) == (fr.tracking_run_id, 1)
+    assert (got.host, got.pid, got.heartbeat_time) == (fr.host, fr.pid, fr.heartbeat_time)
     run_id = _id()
     retry = (*history, (S.RUNNING, NOW + 60))
-    store.update_flow_run(fr.flow_run_id, state=S.RUNNING, history=retry, tracking_run_id=run_id, attempts=2)
+    store.update_flow_run(
+        fr.flow_run_id,
+        state=S.RUNNING,
+        history=retry,
+        tracking_run_id=run_id,
+        attempts=2,
+        host="retry-host",
+        pid=os.getpid(),
+        heartbeat_time=NOW + 60,
+    )
     got = store.get_flow_run(fr.flow_run_id)
+    assert (got.host, got.pid, got.heartbeat_time) == ("retry-host", os.getpid(), NOW + 60)
     assert (got.state, got.end_time, got.error, got.tracking_run_id, got.attempts) == (
         S.RUNNING,
         None,

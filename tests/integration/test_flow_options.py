@@ -21,7 +21,7 @@ from loopml import (
     flow,
     task,
 )
-from loopml.orchestration.cache_policies import FLOW_PARAMETERS, INPUTS, NO_CACHE, TASK_SOURCE
+from loopml.cache_policies import FLOW_PARAMETERS, INPUTS, NO_CACHE, TASK_SOURCE
 from loopml.orchestration.options import TaskOptions
 
 S = StateType

@@ -28,10 +28,12 @@ from loopml import (
 def test_runtime_names_the_running_flow_and_task(loopml_store: Client) -> None:
     seen: dict[str, Any] = {}
 
+    from loopml.runtime import flow_run, task_run  # Prefect's import path works too
+
     @task(task_run_name="probe-{x}")
     def probe(x: int) -> None:
-        seen["task"] = (loopml.runtime.task_run.id, loopml.runtime.task_run.name)
-        seen["flow_in_task"] = loopml.runtime.flow_run.id
+        seen["task"] = (task_run.id, task_run.name)
+        seen["flow_in_task"] = flow_run.id
 
     @flow(flow_run_name="run-{x}")
     def pipeline(x: int) -> None:

@@ -197,7 +197,15 @@ def run_flow(
         flow_run_id = retry_of.flow_run_id
         history = [*retry_of.history, (StateType.RUNNING, started)]
         attempts = retry_of.attempts + 1
-        store.update_flow_run(flow_run_id, state=StateType.RUNNING, history=history, attempts=attempts)
+        store.update_flow_run(
+            flow_run_id,
+            state=StateType.RUNNING,
+            history=history,
+            attempts=attempts,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            heartbeat_time=started,
+        )
         earlier = {(t.task_key, t.dynamic_key): t for t in store.get_task_runs(flow_run_id)}
     ctx = FlowRunContext(
         flow_run_id=flow_run_id,

@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..cache_policies import NO_CACHE, CachePolicy
 from ..errors import InvalidInput
-from .cache_policies import NO_CACHE, CachePolicy
 
 Hook = Callable[..., Any]
 RetryDelay = float | Sequence[float] | Callable[[int], Sequence[float]]

@@ -15,9 +15,9 @@ import traceback
 import uuid
 from typing import Any
 
+from ..cache_policies import CacheContext, CachePolicy
 from ..entities.flow import CacheEntry, StateType
 from ..errors import RunTimedOut, UpstreamFailed
-from .cache_policies import CacheContext, CachePolicy
 from .context import FlowRunContext, TaskRunContext, task_run_var
 from .records import TaskRecord, now_ms
 from .states import State

@@ -204,6 +204,9 @@ class OrchestrationStore(Protocol):
         error: str | None = None,
         tracking_run_id: str | None = None,
         attempts: int | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        heartbeat_time: int | None = None,
     ) -> None: ...
     def heartbeat(self, flow_run_ids: Sequence[str], now: int) -> None: ...
     def write_records(

@@ -134,9 +134,13 @@ class SqlOrchestration:
         error: str | None = None,
         tracking_run_id: str | None = None,
         attempts: int | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        heartbeat_time: int | None = None,
     ) -> None:
         """Set the state, the whole history, the end time and the error (None clears them);
-        ``tracking_run_id`` and ``attempts`` change only when given."""
+        ``tracking_run_id``, ``attempts`` and the process running it (``host``, ``pid``,
+        ``heartbeat_time``: a retry runs in another process) change only when given."""
         what = f"flow run {flow_run_id}"
         values: dict[str, Any] = {
             "state": rows.state(state, f"state of {what}"),
@@ -148,6 +152,12 @@ class SqlOrchestration:
             values["tracking_run_id"] = rows.check_id(tracking_run_id, f"tracking_run_id of {what}")
         if attempts is not None:
             values["attempts"] = v.integer(f"attempts of {what}", attempts)
+        if host is not None:
+            values["host"] = rows.optional_text(host, f"host of {what}")
+        if pid is not None:
+            values["pid"] = v.integer(f"pid of {what}", pid)
+        if heartbeat_time is not None:
+            values["heartbeat_time"] = v.integer(f"heartbeat_time of {what}", heartbeat_time)
         with self._store._write("updating a flow run") as conn:
             stmt = t.flow_runs.update().where(_f.flow_run_id == flow_run_id).values(**values)
             if conn.execute(stmt).rowcount == 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import flow_run_var, task_run_var
+from .orchestration.context import flow_run_var, task_run_var
 
 
 class _FlowRunView:
