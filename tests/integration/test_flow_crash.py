@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loopml import Client, InvalidInput, StateType
-from loopml.orchestration.flow import retry_flow_run
+from loopml.orchestration.flow_retry import retry_flow_run
 
 S = StateType
 
@@ -164,7 +164,7 @@ def test_a_killed_flow_run_is_crashed_and_a_retry_resumes_it(loopml_store: Clien
 
     retry = _python(
         "import sys, loopml\n"
-        "from loopml.orchestration.flow import retry_flow_run\n"
+        "from loopml.orchestration.flow_retry import retry_flow_run\n"
         "state = retry_flow_run(loopml.Client(), sys.argv[1])\n"
         "print(state.name, state.result())",
         flow_run.flow_run_id,
@@ -234,7 +234,7 @@ def test_a_failed_flow_run_of_a_script_is_retried_by_its_path(loopml_store: Clie
     elsewhere.mkdir()
     retry = _python(
         "import sys, loopml\n"
-        "from loopml.orchestration.flow import retry_flow_run\n"
+        "from loopml.orchestration.flow_retry import retry_flow_run\n"
         "print(retry_flow_run(loopml.Client(), sys.argv[1]).result())",
         flow_run_id,
         cwd=elsewhere,

@@ -9,7 +9,9 @@ import click
 from . import CliState, pass_state, tracking_uri_option
 
 if TYPE_CHECKING:
-    from ..entities import FlowRun, TaskRun
+    from collections.abc import Sequence
+
+    from ..entities import FlowRun, LogRecord, RunArtifact, TaskRun
 
 __all__ = ["cache", "flows"]
 
@@ -127,9 +129,7 @@ def list_flow_runs(
 @pass_state
 def show_flow_run(state: CliState, flow_run_id: str, as_json: bool) -> None:
     """Show a flow run: its task runs with states and durations, then its logs and artifacts."""
-    from rich.table import Table
-
-    from .output import format_duration, format_time, key_value_table, print_json, stdout_console
+    from .output import print_json, stdout_console
 
     client = state.client()
     run = client.get_flow_run(flow_run_id)
@@ -158,20 +158,41 @@ def show_flow_run(state: CliState, flow_run_id: str, as_json: bool) -> None:
         )
         return
     console = stdout_console()
-    info = {
-        "id": run.flow_run_id,
-        "flow": run.flow_name,
-        "name": run.name,
-        "state": run.state.value,
-        "start": format_time(run.start_time),
-        "duration": format_duration(run.start_time, run.end_time),
-        "attempts": run.attempts,
-        "parameters": run.parameters,
-        "tracking run": run.tracking_run_id or "",
-        "parent flow run": run.parent_flow_run_id or "",
-        "host / pid": f"{run.host} / {run.pid}",
-    }
-    console.print(key_value_table("Flow run", info))
+    console.print(_flow_run_table(run))
+    console.print(_task_runs_table(tasks))
+    if run.error:
+        console.print("[bold red]error[/]")
+        console.print(run.error, markup=False, highlight=False)
+    _print_logs(console, logs)
+    _print_artifacts(console, artifacts)
+
+
+def _flow_run_table(run: FlowRun) -> Any:
+    from .output import format_duration, format_time, key_value_table
+
+    return key_value_table(
+        "Flow run",
+        {
+            "id": run.flow_run_id,
+            "flow": run.flow_name,
+            "name": run.name,
+            "state": run.state.value,
+            "start": format_time(run.start_time),
+            "duration": format_duration(run.start_time, run.end_time),
+            "attempts": run.attempts,
+            "parameters": run.parameters,
+            "tracking run": run.tracking_run_id or "",
+            "parent flow run": run.parent_flow_run_id or "",
+            "host / pid": f"{run.host} / {run.pid}",
+        },
+    )
+
+
+def _task_runs_table(tasks: Sequence[TaskRun]) -> Any:
+    from rich.table import Table
+
+    from .output import format_duration
+
     table = Table(title=f"{len(tasks)} task run(s)", title_justify="left")
     for header in ("task run", "id", "state", "duration", "attempts", "cache"):
         table.add_column(header, no_wrap=header in ("id", "state"))
@@ -184,18 +205,20 @@ def show_flow_run(state: CliState, flow_run_id: str, as_json: bool) -> None:
             str(task_run.attempts),
             "hit" if task_run.state.value == "CACHED" else "",
         )
-    console.print(table)
-    if run.error:
-        console.print("[bold red]error[/]")
-        console.print(run.error, markup=False, highlight=False)
+    return table
+
+
+def _print_logs(console: Any, logs: Sequence[LogRecord]) -> None:
+    from .output import format_time
+
     if logs:
         console.print(f"[bold]logs[/] ({len(logs)})")
-        for record in logs:
-            console.print(
-                f"{format_time(record.timestamp)} {_level(record.level):8} {record.message}",
-                markup=False,
-                highlight=False,
-            )
+    for record in logs:
+        line = f"{format_time(record.timestamp)} {_level(record.level):8} {record.message}"
+        console.print(line, markup=False, highlight=False)
+
+
+def _print_artifacts(console: Any, artifacts: Sequence[RunArtifact]) -> None:
     for artifact in artifacts:
         console.print(f"[bold]artifact[/] {artifact.key or artifact.artifact_id} ({artifact.type})")
         if artifact.type == "markdown":

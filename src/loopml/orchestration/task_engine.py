@@ -130,7 +130,7 @@ class TaskCall:
 
     def run(self) -> State:
         """Run it to a final state (never raises for the task's own failures)."""
-        record, flow = self.record, self.flow
+        record = self.record
         try:
             inputs = self.task.bind(self.args, self.kwargs)
             for dependency in self.wait_for:
@@ -141,31 +141,41 @@ class TaskCall:
             return self._final(StateType.CANCELLED, now_ms(), message=str(exc), exception=exc)
         record.parameters = summarize(inputs)
         record.name = self.task.run_name(inputs, record.dynamic_key)
-        options = self.task.options
-
-        earlier = self.earlier
-        if earlier is not None and earlier.state.is_success and earlier.result_ref:
-            try:  # completed in an earlier attempt: its record stays as it is, its result is reused
-                value = flow.results.load(earlier.result_ref)
-            except Exception:  # the result is gone: run it again
-                pass
-            else:
-                return State(
-                    StateType.COMPLETED,
-                    now_ms(),
-                    message="result of the earlier attempt",
-                    value=value,
-                    task_run_id=record.task_run_id,
-                    flow_run_id=record.flow_run_id,
-                )
-
-        cache_key = self._cache_key(inputs) if options.caches else None
+        reused = self._earlier_result()
+        if reused is not None:
+            return reused
+        cache_key = self._cache_key(inputs) if self.task.options.caches else None
         if cache_key is not None:
             record.cache_key = cache_key
-            if not options.refresh_cache:
+            if not self.task.options.refresh_cache:
                 hit = self._cached(cache_key)
                 if hit is not None:
                     return hit
+        return self._attempt(inputs, cache_key)
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def _earlier_result(self) -> State | None:
+        """Completed in an earlier attempt of the flow run: its result, its record left as it is."""
+        earlier, record = self.earlier, self.record
+        if earlier is None or not earlier.state.is_success or not earlier.result_ref:
+            return None
+        try:
+            value = self.flow.results.load(earlier.result_ref)
+        except Exception:  # the result is gone: run it again
+            return None
+        return State(
+            StateType.COMPLETED,
+            now_ms(),
+            message="result of the earlier attempt",
+            value=value,
+            task_run_id=record.task_run_id,
+            flow_run_id=record.flow_run_id,
+        )
+
+    def _attempt(self, inputs: dict[str, Any], cache_key: str | None) -> State:
+        """Run the body until it completes or its retries are spent."""
+        options, record, recorder = self.task.options, self.record, self.flow.recorder
         delays = options.retry_delays() if options.retries else []
         before = record.attempts  # a continued record: each attempt of the flow run retries anew
         while True:
@@ -174,33 +184,29 @@ class TaskCall:
             if record.start_time is None:
                 record.start_time = started
             record.set_state(StateType.RUNNING, started)
-            flow.recorder.touch(record)
+            recorder.touch(record)
             try:
                 value = self._call_body(inputs)
             except (KeyboardInterrupt, SystemExit) as exc:
-                self._final(
-                    StateType.CRASHED, now_ms(), message=f"interrupted: {type(exc).__name__}", exception=exc
-                )
+                message = f"interrupted: {type(exc).__name__}"
+                self._final(StateType.CRASHED, now_ms(), message=message, exception=exc)
                 raise
             except BaseException as exc:
-                # its own timeout, not a RunTimedOut raised by something it called (a subflow)
-                timed_out = isinstance(exc, RunTimedOut) and exc.details.get("run_id") == record.task_run_id
                 tried = record.attempts - before
                 if tried <= options.retries and self._should_retry(exc):
                     record.error = describe(exc)
                     record.set_state(StateType.RETRYING, now_ms())
-                    flow.recorder.touch(record)
+                    recorder.touch(record)
                     wait = delays[tried - 1] if delays else 0.0
                     if wait > 0:
                         time.sleep(wait)
                     continue
-                state_type = StateType.TIMED_OUT if timed_out else StateType.FAILED
-                return self._final(
-                    state_type, now_ms(), message=f"{type(exc).__name__}: {exc}", exception=exc
-                )
+                # its own timeout, not a RunTimedOut raised by something it called (a subflow)
+                own = isinstance(exc, RunTimedOut) and exc.details.get("run_id") == record.task_run_id
+                state_type = StateType.TIMED_OUT if own else StateType.FAILED
+                message = f"{type(exc).__name__}: {exc}"
+                return self._final(state_type, now_ms(), message=message, exception=exc)
             return self._completed(value, cache_key)
-
-    # ---- steps ------------------------------------------------------------------------------
 
     def _call_body(self, inputs: dict[str, Any]) -> Any:
         task, record = self.task, self.record

@@ -350,7 +350,7 @@ class Client:
     def retry_flow_run(self, flow_run_id: str) -> Any:
         """Run a failed or crashed flow run again in this process, reusing the persisted results
         of its completed task calls; returns the final State."""
-        from ..orchestration.flow import retry_flow_run
+        from ..orchestration.flow_retry import retry_flow_run
 
         return retry_flow_run(self, flow_run_id)
 

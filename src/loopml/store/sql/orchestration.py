@@ -418,14 +418,21 @@ class SqlOrchestration:
 
         ``flow_name`` keeps to the entries made in that flow. ``task_key`` is a task's identity
         (``"module:qualname"``) or only its name, as typed on a command line: an entry matches
-        when its task key equals it or ends with ``":" + task_key``.
+        when its task key equals it or ends with ``":" + task_key`` or ``"." + task_key`` (a
+        function defined inside another, ``module:outer.<locals>.name``).
         """
         stmt = t.task_cache.delete()
         if flow_name is not None:
             stmt = stmt.where(_c.flow_name == rows.text(flow_name, "flow_name"))
         if task_key is not None:
             key = rows.text(task_key, "task_key", empty=False)
-            stmt = stmt.where(sa.or_(_c.task_key == key, _c.task_key.endswith(f":{key}", autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    _c.task_key == key,
+                    _c.task_key.endswith(f":{key}", autoescape=True),
+                    _c.task_key.endswith(f".{key}", autoescape=True),
+                )
+            )
         with self._store._write("clearing the task cache") as conn:
             return int(conn.execute(stmt).rowcount)
 
