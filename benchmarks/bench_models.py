@@ -29,19 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import _common as c
+import _harness as h
 import _model_workloads as mw
 from _common import pc
-from bench_tracking import busy_note, clean_env, get, merge_repeats, ratio
+from _harness import get
 from peers import venv as peer_venv
 
 WHO = "bench_models"
@@ -96,40 +92,14 @@ def worker_main(phase: str, workdir: Path, sizes_json: str) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def prepare_dir(path: Path) -> None:
-    """An empty dir; an existing one is only removed if this script made it (marker file)."""
-    if path.exists():
-        if not (path / MARKER).exists():
-            sys.exit(f"refusing to reuse {path}: not created by this script (no {MARKER})")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    (path / MARKER).touch()
-
-
-def run_phase(tool: str, cmd: list[str], phase: str, workdir: Path, sizes: dict[str, Any]) -> dict[str, Any]:
-    """One phase of one tool in a fresh subprocess; its result is the last stdout line."""
-    cmd = [*cmd, "--phase", phase, "--workdir", str(workdir), "--sizes", json.dumps(sizes)]
-    t = pc()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=clean_env(), cwd=workdir, check=False)
-    wall = pc() - t
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    if proc.returncode != 0 or not lines:
-        return {"error": f"{tool} {phase} worker failed (rc={proc.returncode}); see stderr above"}
-    try:
-        res = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return {"error": f"{tool} {phase} worker printed no JSON result: {lines[-1][:200]!r}"}
-    res["subprocess_wall_s"] = wall
-    return res
-
-
 def run_tool(tool: str, cmd: list[str], workdir: Path, sizes: dict[str, Any]) -> dict[str, Any]:
-    """Both phases on a fresh store; a failed log phase skips the serve phase."""
-    prepare_dir(workdir)
+    """Both phases on a fresh store, each in a fresh subprocess; a failed log phase skips serve."""
+    h.prepare_dir(workdir, MARKER)
     out: dict[str, Any] = {"tool": tool}
     for phase in PHASES:
         c.log(WHO, f"{tool}: phase {phase}")
-        res = run_phase(tool, cmd, phase, workdir, sizes)
+        full = [*cmd, "--phase", phase, "--workdir", str(workdir), "--sizes", json.dumps(sizes)]
+        res = h.run_worker(f"{tool} {phase}", full, workdir)
         if "error" in res:
             out["error"] = res["error"]
             break
@@ -138,14 +108,14 @@ def run_tool(tool: str, cmd: list[str], workdir: Path, sizes: dict[str, Any]) ->
     return out
 
 
-def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> h.Results:
     """``--repeats`` fresh-store runs per tool, interleaved (loopml r1, mlflow r1, loopml r2, ...)."""
-    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
-    for rep in range(1, args.repeats + 1):
-        for tool, cmd in cmds.items():
-            c.log(WHO, f"{tool} repeat {rep}/{args.repeats}")
-            results[tool].append(run_tool(tool, cmd, args.workdir / tool / f"r{rep}", sizes_of(args)))
-    return results
+
+    def run_one(tool: str, rep: int) -> dict[str, Any]:
+        c.log(WHO, f"{tool} repeat {rep}/{args.repeats}")
+        return run_tool(tool, cmds[tool], args.workdir / tool / f"r{rep}", sizes_of(args))
+
+    return h.run_repeats(args.repeats, cmds, run_one)
 
 
 def sizes_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -158,8 +128,7 @@ def sizes_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def side_by_side(lm: Any, ml: Any, *path: str) -> dict[str, Any]:
-    a, b = get(lm, *path), get(ml, *path)
-    return {"loopml_s": a, "mlflow_s": b, "ratio": ratio(b, a)}
+    return h.side_by_side(lm, ml, "mlflow", *path)
 
 
 def overhead_figures(lm: Any, ml: Any) -> dict[str, Any]:
@@ -214,7 +183,7 @@ def workload_figures(lm: Any, ml: Any) -> dict[str, Any]:
 
 
 # name, what, kind ("ratio": >= threshold, "max_s": < threshold, "max_fraction": <= threshold), path
-TARGETS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
+TARGETS: tuple[h.Target, ...] = (
     (
         "log_model",
         "first log_model of the process at least 20x faster than mlflow.sklearn.log_model (defaults)",
@@ -271,103 +240,53 @@ def checks_ok(res: dict[str, Any] | None) -> bool | None:
     return in_process and get(res, "serve", "check", "ok") is True
 
 
-def met(kind: str, value: float, threshold: float) -> bool:
-    if kind == "ratio":
-        return value >= threshold
-    return value < threshold if kind == "max_s" else value <= threshold
-
-
-def evaluate(
-    target: tuple[str, str, str, float, tuple[str, ...]], w: dict[str, Any], lm: Any, ml: Any
-) -> dict[str, Any]:
-    name, what, kind, threshold, path = target
-    value = get(w, *path)
+def evaluate(target: h.Target, w: dict[str, Any], lm: Any, ml: Any) -> dict[str, Any]:
+    name, _, kind, _, path = target
     ok = {"loopml": checks_ok(lm)} | ({"mlflow": checks_ok(ml)} if kind != "max_s" else {})
-    out: dict[str, Any] = {"name": name, "target": what, "kind": kind, "threshold": threshold, "value": value}
-    out["results_correct"] = ok
-    if value is None:
-        out["pass"], out["note"] = None, "not measured (tool skipped or failed)"
-        if name == "predict_overhead" and get(w, "predict", "mlflow_overhead_ms") is not None:
-            out["note"] = "MLflow's overhead is not positive: no meaningful fraction"
-        return out
-    out["pass"] = bool(met(kind, value, threshold) and ok["loopml"])
-    if not ok["loopml"]:
-        out["note"] = "loopml's loaded model did not predict what the raw pipeline predicts"
+    wrong = "loopml's loaded model did not predict what the raw pipeline predicts"
+    out = h.judge(target, get(w, *path), ok, wrong)
+    if (
+        out["value"] is None
+        and name == "predict_overhead"
+        and get(w, "predict", "mlflow_overhead_ms") is not None
+    ):
+        out["note"] = "MLflow's overhead is not positive: no meaningful fraction"
     return out
 
 
-def build_report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    errors = [r["error"] for reps in results.values() for r in reps if "error" in r]
-    merged = {
-        tool: merge_repeats(ok) if (ok := [r for r in reps if "error" not in r]) else None
-        for tool, reps in results.items()
-    }
+def build_report(args: argparse.Namespace, results: h.Results) -> dict[str, Any]:
+    merged = h.merge_tools(results)
     lm, ml = merged.get("loopml"), merged.get("mlflow")
     w = workload_figures(lm, ml)
-    targets = [evaluate(t, w, lm, ml) for t in TARGETS]
-    report: dict[str, Any] = {
-        "targets": targets,
-        "all_targets_pass": all(t["pass"] is True for t in targets),
-        "targets_summary": {
-            verdict: [t["name"] for t in targets if t["pass"] is flag]
-            for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
-        },
+    figures = {
         "reported": [{"name": name, "what": what, **(get(w, *path) or {})} for name, what, path in REPORTED],
         "correctness": {tool: correctness(res) for tool, res in merged.items()},
         "workloads": w,
-        "errors": errors,
     }
-    if args.repeats > 1:
-        report["repeats_raw"] = results
-    return report
+    return h.report_body([evaluate(t, w, lm, ml) for t in TARGETS], figures, results, args.repeats)
 
 
-def peer_meta(peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
-    if peer is None:
-        return {"status": "skipped", "note": "--no-peers"}
-    telemetry = os.environ.get("MLFLOW_DISABLE_TELEMETRY")
-    return {
-        "status": "ran" if peer.python else "skipped",
-        "note": peer.note,
-        "python": str(peer.python) if peer.python else None,
-        "store": "sqlite:///WORKDIR/mlflow/rK/mlflow.db (no server),"
-        " artifacts in WORKDIR/mlflow/rK/artifacts",
-        "telemetry": f"MLFLOW_DISABLE_TELEMETRY={telemetry}" if telemetry else "MLflow default (on)",
-    }
-
-
-def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
-    return {
-        "benchmark": "benchmarks/bench_models.py",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
-        "note": busy_note(),
+def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None, precompiled: bool) -> dict[str, Any]:
+    store = "sqlite:///WORKDIR/mlflow/rK/mlflow.db (no server), artifacts in WORKDIR/mlflow/rK/artifacts"
+    return h.meta_head("benchmarks/bench_models.py", precompiled) | {
         "repeats": args.repeats,
         "sizes": sizes_of(args),
         "workdir": str(args.workdir),
         "model_uri": mw.MODEL_URI,
         "loopml_store": "sqlite:///WORKDIR/loopml/rK/loopml.db, artifacts in WORKDIR/loopml/rK/artifacts",
-        "peers": {"mlflow": peer_meta(peer)},
+        "peers": {"mlflow": h.peer_status(peer, store=store, telemetry=h.mlflow_telemetry())},
         "ratios": "mlflow / loopml of the medians: > 1 means loopml is faster",
     }
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=1, help="fresh-store runs per tool (medians reported)")
+    ap = h.new_parser(__doc__)
+    h.add_repeats_flag(ap, "fresh-store")
     ap.add_argument("--log-calls", type=int, default=5, help="log_model calls after the first (default 5)")
     ap.add_argument("--predict-calls", type=int, default=1000, help="single-row predictions (default 1000)")
     ap.add_argument("--rows", type=int, default=2000, help="rows of the synthetic training data")
-    ap.add_argument("--no-peers", action="store_true", help="loopml only (MLflow not needed)")
-    ap.add_argument("--install-peers", action="store_true", help="create the MLflow venv if missing")
-    ap.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir, removed)")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
-    ap.add_argument("--sizes", help=argparse.SUPPRESS)
+    h.add_peer_flags(ap, "MLflow")
+    h.add_run_flags(ap, PHASES)
     return ap.parse_args()
 
 
@@ -377,29 +296,14 @@ def main() -> int:
         worker_main(args.phase, args.workdir, args.sizes)
         return 0
     t_all = pc()
-    temp = args.workdir is None
-    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="loopml-bench-models-")).resolve()
-    peer = None if args.no_peers else peer_venv.mlflow_python(install=args.install_peers)
-    if peer is not None and peer.python is None:
-        c.log(WHO, peer.note)
-    meta = make_meta(args, peer)
-    results = run_repeats(
-        args,
-        peer_venv.worker_commands(HERE / "bench_models.py", HERE / "peers" / "mlflow_models_peer.py", peer),
-    )
-    meta["versions"] = {tool: get(reps, 0, "version") for tool, reps in results.items()}
-    report = {"meta": meta, **build_report(args, results)}
-    meta["loadavg_end"] = os.getloadavg()
-    meta["total_wall_s"] = pc() - t_all
-    if temp:
-        shutil.rmtree(args.workdir, ignore_errors=True)
-        meta["workdir"] += " (temporary, removed)"
-    text = json.dumps(report, indent=1, default=str)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    return 1 if report["errors"] else 0
+    temp = h.use_workdir(args, "loopml-bench-models-")
+    peer = h.find_peer(args, peer_venv.mlflow_python, WHO)
+    cmds = peer_venv.worker_commands(HERE / "bench_models.py", HERE / "peers" / "mlflow_models_peer.py", peer)
+    precompiled = h.precompile_loopml(WHO)
+    meta = make_meta(args, peer, precompiled)
+    results = run_repeats(args, cmds)
+    meta["versions"] = h.versions(results)
+    return h.finish({"meta": meta, **build_report(args, results)}, args, temp, t_all)
 
 
 if __name__ == "__main__":

@@ -34,20 +34,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import _common as c
+import _harness as h
 import _orchestration_workloads as owl
 from _common import pc
-from bench_tracking import busy_note, clean_env, get, merge_repeats, ratio
+from _harness import get, ratio
 from peers import venv as peer_venv
 
 WHO = "bench_orchestration"
@@ -95,20 +92,15 @@ def finished_where(tool: str) -> str:
     return f"{store['state_col']} in ({', '.join(repr(x) for x in store['finished'])})"
 
 
-MODULES = {"loopml": "loopml", "prefect": "prefect"}
 # Prefect's only non-default setting (the peer worker sets the same): how long a process waits
 # for its ephemeral API server to answer. It does not change how fast anything runs.
 PREFECT_EXTRA_ENV = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
 
 
-def scaled(n: int, scale: float) -> int:
-    return max(1, round(n * scale))
-
-
 def sizes_for(scale: float) -> dict[str, Any]:
     sizes = dict(BASE_SIZES)
     for k in SCALED:
-        sizes[k] = scaled(sizes[k], scale)
+        sizes[k] = h.scaled(sizes[k], scale)
     sizes["big_slices"] = min(sizes["big_slices"], sizes["big_tasks"])
     return sizes
 
@@ -166,7 +158,7 @@ def tool_env(tool: str | None = None, home: Path | None = None) -> dict[str, str
     Prefect also gets a longer wait for its ephemeral server to answer (its default, 20 s, is
     not enough on a busy box while the server creates its database): see PREFECT_EXTRA_ENV.
     """
-    env = {k: v for k, v in clean_env().items() if not k.startswith("PREFECT_")}
+    env = {k: v for k, v in h.clean_env().items() if not k.startswith("PREFECT_")}
     if tool is not None and home is not None:
         env[STORES[tool]["home_var"]] = str(home)
     if tool == "prefect":
@@ -174,39 +166,11 @@ def tool_env(tool: str | None = None, home: Path | None = None) -> dict[str, str
     return env
 
 
-def prepare_dir(path: Path) -> None:
-    """An empty dir; an existing one is only removed if this script made it (marker file)."""
-    if path.exists():
-        if not (path / MARKER).exists():
-            sys.exit(f"refusing to reuse {path}: not created by this script (no {MARKER})")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    (path / MARKER).touch()
-
-
 def log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
     except OSError:
         return ""
-
-
-def measure_imports(pythons: dict[str, str], repeats: int, home: Path) -> dict[str, Any]:
-    """``import loopml`` / ``import prefect`` with perf_counter in fresh subprocesses, interleaved."""
-    samples: dict[str, list[float]] = {tool: [] for tool in pythons}
-    for _ in range(repeats):
-        for tool, python in pythons.items():
-            code = f"import time;t=time.perf_counter();import {MODULES[tool]};print(time.perf_counter()-t)"
-            out = subprocess.run(
-                [python, "-c", code],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=tool_env(tool, home / tool),
-                cwd=home,
-            )
-            samples[tool].append(float(out.stdout.strip().splitlines()[-1]))
-    return {tool: {**(c.stats(xs) or {}), "samples": xs} for tool, xs in samples.items()}
 
 
 def run_script(python: str, source: str, tool: str, home: Path) -> tuple[float, int]:
@@ -244,17 +208,17 @@ def fresh_processes(
     out: dict[str, Any] = {tool: {} for tool in pythons}
     homes = {tool: args.workdir / tool / "process" for tool in pythons}
     for tool, python in pythons.items():
-        prepare_dir(homes[tool])
+        h.prepare_dir(homes[tool], MARKER)
         bare = [run_script(python, "pass", tool, homes[tool])[0] for _ in range(3)]
         out[tool]["bare_python_process_s"] = c.stats(bare)
-        wall, rc = run_script(python, owl.one_task_flow_source(MODULES[tool]), tool, homes[tool])
+        wall, rc = run_script(python, owl.one_task_flow_source(tool), tool, homes[tool])
         out[tool]["first_ever_s"] = wall  # creates the store (Prefect: and migrates it)
         out[tool]["rcs"] = [rc]
         c.log(WHO, f"{tool}: first one-task flow process {wall:.3f}s (rc={rc})")
     walls: dict[str, list[float]] = {tool: [] for tool in pythons}
     for _ in range(args.process_repeats):
         for tool, python in pythons.items():
-            wall, rc = run_script(python, owl.one_task_flow_source(MODULES[tool]), tool, homes[tool])
+            wall, rc = run_script(python, owl.one_task_flow_source(tool), tool, homes[tool])
             walls[tool].append(wall)
             out[tool]["rcs"].append(rc)
     for tool, python in pythons.items():
@@ -262,49 +226,45 @@ def fresh_processes(
         o["one_task_process_s"] = {**(c.stats(walls[tool]) or {}), "samples": walls[tool]}
         o["ok"] = all(rc == 0 for rc in o["rcs"])
         c.log(WHO, f"{tool}: one-task flow process median {get(o, 'one_task_process_s', 'median')}")
-        n = sizes["exit_tasks"]
-        before = task_run_states(tool, homes[tool])
-        wall, rc = run_script(python, owl.exit_flow_source(MODULES[tool], n), tool, homes[tool])
-        after = task_run_states(tool, homes[tool])
-        new = {k: v for k, v in after.items() if k not in before}
-        by_state: dict[str, int] = {}
-        for v in new.values():
-            by_state[str(v)] = by_state.get(str(v), 0) + 1
-        done = sum(by_state.get(s, 0) for s in STORES[tool]["finished"])
-        o["persistence"] = {
-            "tasks_run": n,
-            "process_wall_s": wall,
-            "rc": rc,
-            "task_runs_found": len(new),
-            "task_runs_finished": done,
-            "by_state": by_state,
-            "complete": rc == 0 and done >= n,
-        }
-        c.log(WHO, f"{tool}: exit right after a {n}-task flow: {len(new)} task runs found {by_state}")
+        o["persistence"] = persistence(python, tool, homes[tool], sizes["exit_tasks"])
     return out
+
+
+def persistence(python: str, tool: str, home: Path, n: int) -> dict[str, Any]:
+    """A fresh process runs a flow of ``n`` tasks and exits at once: the task runs it left in the store."""
+    before = task_run_states(tool, home)
+    wall, rc = run_script(python, owl.exit_flow_source(tool, n), tool, home)
+    new = {k: v for k, v in task_run_states(tool, home).items() if k not in before}
+    by_state: dict[str, int] = {}
+    for v in new.values():
+        by_state[str(v)] = by_state.get(str(v), 0) + 1
+    done = sum(by_state.get(s, 0) for s in STORES[tool]["finished"])
+    c.log(WHO, f"{tool}: exit right after a {n}-task flow: {len(new)} task runs found {by_state}")
+    return {
+        "tasks_run": n,
+        "process_wall_s": wall,
+        "rc": rc,
+        "task_runs_found": len(new),
+        "task_runs_finished": done,
+        "by_state": by_state,
+        "complete": rc == 0 and done >= n,
+    }
 
 
 def run_phase(
     tool: str, cmd: list[str], phase: str, workdir: Path, sizes: dict[str, Any], drain_timeout: float
 ) -> dict[str, Any]:
     """One phase of one tool in a fresh subprocess on a fresh store; its result is the last stdout line."""
-    prepare_dir(workdir)
+    h.prepare_dir(workdir, MARKER)
     full = [*cmd, "--phase", phase, "--workdir", str(workdir), "--sizes", json.dumps(sizes)]
     full += ["--drain-timeout", str(drain_timeout)]
-    t = pc()
-    proc = subprocess.run(full, stdout=subprocess.PIPE, text=True, env=tool_env(), cwd=workdir, check=False)
-    wall = pc() - t
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    tail = log_tail(workdir / "worker.log")
-    if proc.returncode != 0 or not lines:
-        c.log(WHO, f"{tool} {phase} worker failed (rc={proc.returncode}); end of its log:\n{tail}")
-        return {"error": f"{tool} {phase} worker failed (rc={proc.returncode}): {tail[-1500:]}"}
-    try:
-        res: dict[str, Any] = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return {"error": f"{tool} {phase} worker printed no JSON result: {lines[-1][:200]!r}"}
-    res["subprocess_wall_s"] = wall
-    return res
+
+    def end_of_log(rc: int) -> str:
+        tail = log_tail(workdir / "worker.log")
+        c.log(WHO, f"{tool} {phase} worker failed (rc={rc}); end of its log:\n{tail}")
+        return f": {tail[-1500:]}"
+
+    return h.run_worker(f"{tool} {phase}", full, workdir, tool_env(), end_of_log)
 
 
 def big_skip_note(tool: str, args: argparse.Namespace) -> str | None:
@@ -313,34 +273,41 @@ def big_skip_note(tool: str, args: argparse.Namespace) -> str | None:
     return None
 
 
-def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
-    """``--repeats`` fresh-store runs per tool, interleaved: main phase, then the 10k phase."""
+def run_main(args: argparse.Namespace, tool: str, cmd: list[str], rep: int) -> dict[str, Any]:
+    """The main phase of one repeat: a repeat's result, with the main workloads."""
+    c.log(WHO, f"{tool} main workloads, repeat {rep}/{args.repeats}")
+    workdir = args.workdir / tool / f"r{rep}" / "main"
+    res = run_phase(tool, cmd, "main", workdir, sizes_for(args.scale), args.drain_timeout)
+    c.log(WHO, f"{tool} main done in {res.get('subprocess_wall_s', 0):.1f}s")
+    out = {"tool": tool, "version": res.get("version"), "main": res}
+    if "error" in res:
+        out["error"] = res["error"]
+    return out
+
+
+def add_big(args: argparse.Namespace, tool: str, cmd: list[str], rep: int, out: dict[str, Any]) -> None:
+    """The 10,000-task phase of one repeat (or why it is skipped), added to the repeat's result."""
+    note = big_skip_note(tool, args)
+    if note:
+        out["big"] = {"skipped": note}
+        return
     sizes = sizes_for(args.scale)
-    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
+    c.log(WHO, f"{tool} {sizes['big_tasks']}-task flow, repeat {rep}/{args.repeats}")
+    workdir = args.workdir / tool / f"r{rep}" / "big"
+    res = run_phase(tool, cmd, "big", workdir, sizes, max(args.drain_timeout, 900.0))
+    c.log(WHO, f"{tool} big done in {res.get('subprocess_wall_s', 0):.1f}s")
+    out["big"] = res
+    if "error" in res:
+        out["error"] = res["error"]
+
+
+def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> h.Results:
+    """``--repeats`` fresh-store runs per tool, interleaved: main phase, then the 10k phase."""
+    results: h.Results = {tool: [] for tool in cmds}
     for rep in range(1, args.repeats + 1):
-        reps: dict[str, dict[str, Any]] = {}
+        reps = {tool: run_main(args, tool, cmd, rep) for tool, cmd in cmds.items()}
         for tool, cmd in cmds.items():
-            c.log(WHO, f"{tool} main workloads, repeat {rep}/{args.repeats}")
-            res = run_phase(
-                tool, cmd, "main", args.workdir / tool / f"r{rep}" / "main", sizes, args.drain_timeout
-            )
-            c.log(WHO, f"{tool} main done in {res.get('subprocess_wall_s', 0):.1f}s")
-            reps[tool] = {"tool": tool, "version": res.get("version"), "main": res}
-            if "error" in res:
-                reps[tool]["error"] = res["error"]
-        for tool, cmd in cmds.items():
-            note = big_skip_note(tool, args)
-            if note:
-                reps[tool]["big"] = {"skipped": note}
-                continue
-            c.log(WHO, f"{tool} {sizes['big_tasks']}-task flow, repeat {rep}/{args.repeats}")
-            timeout = max(args.drain_timeout, 900.0)
-            res = run_phase(tool, cmd, "big", args.workdir / tool / f"r{rep}" / "big", sizes, timeout)
-            c.log(WHO, f"{tool} big done in {res.get('subprocess_wall_s', 0):.1f}s")
-            reps[tool]["big"] = res
-            if "error" in res:
-                reps[tool]["error"] = res["error"]
-        for tool in cmds:
+            add_big(args, tool, cmd, rep, reps[tool])
             results[tool].append(reps[tool])
     return results
 
@@ -350,12 +317,9 @@ def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[st
 # ----------------------------------------------------------------------------------------
 
 
-def side(lm: Any, pf: Any, *path: Any, scale_to: float = 1.0) -> dict[str, Any]:
+def side(lm: Any, pf: Any, *path: Any) -> dict[str, Any]:
     """The figure at ``path`` of both tools, and the ratio prefect / loopml."""
     a, b = get(lm, *path), get(pf, *path)
-    if scale_to != 1.0:
-        a = a * scale_to if isinstance(a, int | float) else a
-        b = b * scale_to if isinstance(b, int | float) else b
     return {"loopml": a, "prefect": b, "ratio": ratio(b, a)}
 
 
@@ -432,20 +396,11 @@ FIRST_FLOW_NOTE = "first flow of a worker on a fresh store: creates it (Prefect:
 def workload_figures(imports: dict[str, Any], procs: dict[str, Any], lm: Any, pf: Any) -> dict[str, Any]:
     """Per-workload figures of both tools and the ratios prefect / loopml."""
     w: dict[str, Any] = {
-        "import": {
-            "loopml_s": get(imports, "loopml", "median"),
-            "prefect_s": get(imports, "prefect", "median"),
-            "ratio": ratio(get(imports, "prefect", "median"), get(imports, "loopml", "median")),
-            "loopml": imports.get("loopml"),
-            "prefect": imports.get("prefect"),
-        },
-        "one_task_process": {
-            "loopml_s": get(procs, "loopml", "one_task_process_s", "median"),
-            "prefect_s": get(procs, "prefect", "one_task_process_s", "median"),
-            "ratio": ratio(
-                get(procs, "prefect", "one_task_process_s", "median"),
-                get(procs, "loopml", "one_task_process_s", "median"),
-            ),
+        "import": h.import_figures(imports, "prefect"),
+        "one_task_process": h.side_by_side(
+            procs.get("loopml"), procs.get("prefect"), "prefect", "one_task_process_s", "median"
+        )
+        | {
             "first_ever": {
                 "loopml_s": get(procs, "loopml", "first_ever_s"),
                 "prefect_s": get(procs, "prefect", "first_ever_s"),
@@ -497,7 +452,7 @@ def workload_figures(imports: dict[str, Any], procs: dict[str, Any], lm: Any, pf
 
 # name, what, kind, threshold, path of the value in the workload figures
 #   kind "at_least": value >= threshold; "at_most": value <= threshold; "under": value < threshold
-TARGETS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
+TARGETS: tuple[h.Target, ...] = (
     (
         "sequential",
         "1,000 sequential trivial tasks in one flow, records complete on return: at least 40x faster"
@@ -563,37 +518,17 @@ def checks(res: Any, target: str) -> bool | None:
 
 
 def evaluate(
-    target: tuple[str, str, str, float, tuple[str, ...]],
-    w: dict[str, Any],
-    lm: Any,
-    pf: Any,
-    procs: dict[str, Any],
-    scale: float,
+    target: h.Target, w: dict[str, Any], lm: Any, pf: Any, procs: dict[str, Any], scale: float
 ) -> dict[str, Any]:
-    name, what, kind, threshold, path = target
-    value = get(w, *path)
+    name, _, _, _, path = target
     if name == "one_task_process":
         ok: dict[str, Any] = {"loopml": get(procs, "loopml", "ok")}
     else:
         ok = {"loopml": checks(lm, name)}
     if name == "sequential":
         ok["prefect"] = get(pf, "main", "sequential", "records_complete")  # after its drain
-    out: dict[str, Any] = {"name": name, "target": what, "kind": kind, "threshold": threshold, "value": value}
-    out["results_correct"] = ok
-    if value is None:
-        out["pass"], out["note"] = None, "not measured (tool skipped or failed)"
-    else:
-        met = {"at_least": value >= threshold, "at_most": value <= threshold, "under": value < threshold}[
-            kind
-        ]
-        out["pass"] = bool(met and ok["loopml"])
-        if not ok["loopml"]:
-            out["note"] = "loopml's results or records were not complete (see the workload's checks)"
-    if scale != 1.0:
-        out["note"] = (out.get("note", "") + f"; sizes scaled by {scale}, targets are set at 1.0").lstrip(
-            "; "
-        )
-    return out
+    wrong = "loopml's results or records were not complete (see the workload's checks)"
+    return h.judge(target, get(w, *path), ok, wrong, scale)
 
 
 # Figures shown next to the targets, not judged: name, what, path to a figure with loopml/prefect/ratio.
@@ -631,58 +566,24 @@ def reported(w: dict[str, Any], sizes: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def build_report(
-    args: argparse.Namespace,
-    imports: dict[str, Any],
-    procs: dict[str, Any],
-    results: dict[str, list[dict[str, Any]]],
+    args: argparse.Namespace, imports: dict[str, Any], procs: dict[str, Any], results: h.Results
 ) -> dict[str, Any]:
-    errors = [r["error"] for reps in results.values() for r in reps if "error" in r]
-    merged = {
-        tool: merge_repeats(ok) if (ok := [r for r in reps if "error" not in r]) else None
-        for tool, reps in results.items()
-    }
+    merged = h.merge_tools(results)
     lm, pf = merged.get("loopml"), merged.get("prefect")
     w = workload_figures(imports, procs, lm, pf)
     targets = [evaluate(t, w, lm, pf, procs, args.scale) for t in TARGETS]
-    report: dict[str, Any] = {
-        "targets": targets,
-        "all_targets_pass": all(t["pass"] is True for t in targets),
-        "targets_summary": {
-            verdict: [t["name"] for t in targets if t["pass"] is flag]
-            for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
-        },
-        "reported": reported(w, sizes_for(args.scale)),
-        "workloads": w,
-        "errors": errors,
-    }
-    if args.repeats > 1:
-        report["repeats_raw"] = results
-    return report
+    figures = {"reported": reported(w, sizes_for(args.scale)), "workloads": w}
+    return h.report_body(targets, figures, results, args.repeats)
 
 
-def peer_meta(peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
-    if peer is None:
-        return {"status": "skipped", "note": "--no-peers"}
-    return {
-        "status": "ran" if peer.python else "skipped",
-        "note": peer.note,
-        "python": str(peer.python) if peer.python else None,
-        "store": "Prefect defaults: ephemeral API server (uvicorn subprocess) started by the first flow of"
-        " each process, sqlite PREFECT_HOME/prefect.db, PREFECT_HOME=WORKDIR/prefect/...",
-        "settings": PREFECT_EXTRA_ENV,
-    }
+PREFECT_STORE = (
+    "Prefect defaults: ephemeral API server (uvicorn subprocess) started by the first flow of"
+    " each process, sqlite PREFECT_HOME/prefect.db, PREFECT_HOME=WORKDIR/prefect/..."
+)
 
 
-def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
-    return {
-        "benchmark": "benchmarks/bench_orchestration.py",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
-        "note": busy_note(),
-        "env_PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None, precompiled: bool) -> dict[str, Any]:
+    return h.meta_head("benchmarks/bench_orchestration.py", precompiled) | {
         "scale": args.scale,
         "repeats": args.repeats,
         "import_repeats": args.import_repeats,
@@ -691,7 +592,7 @@ def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[
         "sizes": sizes_for(args.scale),
         "workdir": str(args.workdir),
         "loopml_store": "embedded, sqlite LOOPML_HOME/loopml.db, LOOPML_HOME=WORKDIR/loopml/...",
-        "peers": {"prefect": peer_meta(peer)},
+        "peers": {"prefect": h.peer_status(peer, store=PREFECT_STORE, settings=PREFECT_EXTRA_ENV)},
         "ratios": "prefect / loopml of the medians: > 1 means loopml is faster",
         "records": "task runs are counted in each tool's SQLite file right when a flow returns "
         "(recorded_at_return), then polled until all are there (drain_s; Prefect records them "
@@ -700,24 +601,17 @@ def make_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply the workload sizes (default 1.0)")
-    ap.add_argument(
-        "--repeats", type=int, default=1, help="fresh-store worker runs per tool (medians reported)"
-    )
-    ap.add_argument("--import-repeats", type=int, default=5, help="fresh-subprocess imports per tool")
+    ap = h.new_parser(__doc__)
+    h.add_scale_flag(ap)
+    h.add_repeats_flag(ap, "fresh-store worker")
+    h.add_import_repeats_flag(ap)
     ap.add_argument("--process-repeats", type=int, default=5, help="one-task flow processes per tool")
-    ap.add_argument("--no-peers", action="store_true", help="loopml only (Prefect not needed)")
-    ap.add_argument("--install-peers", action="store_true", help="create the Prefect venv if missing")
+    h.add_peer_flags(ap, "Prefect")
     ap.add_argument(
         "--prefect-10k", action="store_true", help="also run Prefect's 10,000-task flow (minutes)"
     )
     ap.add_argument("--drain-timeout", type=float, default=300.0, help="max wait for a tool's records (s)")
-    ap.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir, removed)")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--phase", choices=("main", "big"), help=argparse.SUPPRESS)
-    ap.add_argument("--sizes", help=argparse.SUPPRESS)
+    h.add_run_flags(ap, ("main", "big"))
     return ap.parse_args()
 
 
@@ -727,36 +621,23 @@ def main() -> int:
         worker_main(args.phase, args.workdir, args.sizes, args.drain_timeout)
         return 0
     t_all = pc()
-    temp = args.workdir is None
-    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="loopml-bench-orch-")).resolve()
-    peer = None if args.no_peers else peer_venv.prefect_python(install=args.install_peers)
-    if peer is not None and peer.python is None:
-        c.log(WHO, peer.note)
-    cmds = {"loopml": [sys.executable, str(HERE / "bench_orchestration.py"), "--_worker"]}
-    if peer is not None and peer.python is not None:
-        cmds["prefect"] = [str(peer.python), str(HERE / "peers" / "prefect_peer.py")]
+    temp = h.use_workdir(args, "loopml-bench-orch-")
+    peer = h.find_peer(args, peer_venv.prefect_python, WHO)
+    cmds = peer_venv.worker_commands(
+        HERE / "bench_orchestration.py", HERE / "peers" / "prefect_peer.py", peer
+    )
     pythons = {tool: cmd[0] for tool, cmd in cmds.items()}
-    meta = make_meta(args, peer)
+    precompiled = h.precompile_loopml(WHO)
+    meta = make_meta(args, peer, precompiled)
     home = args.workdir / "imports"
-    prepare_dir(home)
+    h.prepare_dir(home, MARKER)
     c.log(WHO, f"import timing ({args.import_repeats} fresh subprocesses per tool)")
-    imports = measure_imports(pythons, args.import_repeats, home)
+    imports = h.measure_imports(pythons, args.import_repeats, home, lambda tool: tool_env(tool, home / tool))
     c.log(WHO, f"fresh processes: one-task flow ({args.process_repeats}x per tool), exit after a flow")
     procs = fresh_processes(pythons, args, sizes_for(args.scale))
     results = run_repeats(args, cmds)
-    meta["versions"] = {tool: reps[0].get("version") if reps else None for tool, reps in results.items()}
-    report = {"meta": meta, **build_report(args, imports, procs, results)}
-    meta["loadavg_end"] = os.getloadavg()
-    meta["total_wall_s"] = pc() - t_all
-    if temp:
-        shutil.rmtree(args.workdir, ignore_errors=True)
-        meta["workdir"] += " (temporary, removed)"
-    text = json.dumps(report, indent=1, default=str)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    return 1 if report["errors"] else 0
+    meta["versions"] = h.versions(results)
+    return h.finish({"meta": meta, **build_report(args, imports, procs, results)}, args, temp, t_all)
 
 
 if __name__ == "__main__":

@@ -25,19 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import _common as c
+import _harness as h
 import _workloads as wl
 from _common import pc
+from _harness import get, ratio
 from peers import venv as peer_venv
 
 WHO = "bench_tracking"
@@ -63,15 +59,11 @@ SEARCH_SIZES = {"loopml": (10_000, 100_000), "mlflow": (10_000,)}
 COMMON_SEARCH = 10_000  # the size both tools are searched at (scaled), for the ratio
 
 
-def scaled(n: int, scale: float) -> int:
-    return max(1, round(n * scale))
-
-
 def sizes_for(tool: str, scale: float) -> dict[str, Any]:
     sizes = dict(BASE_SIZES)
     for k in SCALED:
-        sizes[k] = scaled(sizes[k], scale)
-    sizes["search_sizes"] = sorted({scaled(n, scale) for n in SEARCH_SIZES[tool]})
+        sizes[k] = h.scaled(sizes[k], scale)
+    sizes["search_sizes"] = sorted({h.scaled(n, scale) for n in SEARCH_SIZES[tool]})
     return sizes
 
 
@@ -123,75 +115,23 @@ def worker_main(workdir: Path, sizes_json: str) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def clean_env() -> dict[str, str]:
-    """The environment of every subprocess: no tracking URIs or loopml settings leak in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
-        env.pop(k, None)
-    return env
-
-
-def import_seconds(python: str, module: str) -> float:
-    """``import MODULE`` alone, timed with perf_counter inside a fresh interpreter."""
-    code = f"import time;t=time.perf_counter();import {module};print(time.perf_counter()-t)"
-    out = subprocess.run(
-        [python, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=clean_env(),
-        cwd=tempfile.gettempdir(),
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def measure_imports(pythons: dict[str, str], repeats: int) -> dict[str, Any]:
-    """Median of ``repeats`` fresh-subprocess imports per tool, interleaved between tools."""
-    samples: dict[str, list[float]] = {tool: [] for tool in pythons}
-    for _ in range(repeats):
-        for tool, python in pythons.items():
-            samples[tool].append(import_seconds(python, tool))
-    return {tool: {**(c.stats(xs) or {}), "samples": xs} for tool, xs in samples.items()}
-
-
-def prepare_dir(path: Path) -> None:
-    """An empty dir; an existing one is only removed if this script made it (marker file)."""
-    if path.exists():
-        if not (path / MARKER).exists():
-            sys.exit(f"refusing to reuse {path}: not created by this script (no {MARKER})")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    (path / MARKER).touch()
-
-
 def run_worker(tool: str, cmd: list[str], workdir: Path, sizes: dict[str, Any]) -> dict[str, Any]:
-    """Run one side's workloads in a fresh subprocess; its result is the last stdout line."""
-    prepare_dir(workdir)
-    cmd = [*cmd, "--workdir", str(workdir), "--sizes", json.dumps(sizes)]
-    t = pc()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=clean_env(), cwd=workdir, check=False)
-    wall = pc() - t
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    if proc.returncode != 0 or not lines:
-        return {"tool": tool, "error": f"{tool} worker failed (rc={proc.returncode}); see stderr above"}
-    try:
-        res = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return {"tool": tool, "error": f"{tool} worker printed no JSON result: {lines[-1][:200]!r}"}
-    res["subprocess_wall_s"] = wall
-    return res
+    """Run one side's workloads in a fresh subprocess on a fresh database."""
+    h.prepare_dir(workdir, MARKER)
+    res = h.run_worker(tool, [*cmd, "--workdir", str(workdir), "--sizes", json.dumps(sizes)], workdir)
+    return {"tool": tool} | res
 
 
-def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> h.Results:
     """``--repeats`` fresh-database runs per tool, interleaved (loopml r1, mlflow r1, loopml r2, ...)."""
-    results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in cmds}
-    for rep in range(1, args.repeats + 1):
-        for tool, cmd in cmds.items():
-            c.log(WHO, f"{tool} workloads, repeat {rep}/{args.repeats}")
-            res = run_worker(tool, cmd, args.workdir / tool / f"r{rep}", sizes_for(tool, args.scale))
-            c.log(WHO, f"{tool} repeat {rep} done in {res.get('subprocess_wall_s', 0):.1f}s")
-            results[tool].append(res)
-    return results
+
+    def run_one(tool: str, rep: int) -> dict[str, Any]:
+        c.log(WHO, f"{tool} workloads, repeat {rep}/{args.repeats}")
+        res = run_worker(tool, cmds[tool], args.workdir / tool / f"r{rep}", sizes_for(tool, args.scale))
+        c.log(WHO, f"{tool} repeat {rep} done in {res.get('subprocess_wall_s', 0):.1f}s")
+        return res
+
+    return h.run_repeats(args.repeats, cmds, run_one)
 
 
 # ----------------------------------------------------------------------------------------
@@ -199,67 +139,26 @@ def run_repeats(args: argparse.Namespace, cmds: dict[str, list[str]]) -> dict[st
 # ----------------------------------------------------------------------------------------
 
 
-def merge_repeats(xs: list[Any]) -> Any:
-    """Median of numbers across repeats, recursively through dicts and lists.
-
-    Values equal in every repeat are kept as they are; differing non-numbers become a list.
-    """
-    first = xs[0]
-    if all(x == first for x in xs):
-        return first
-    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs):
-        return statistics.median(xs)
-    if all(isinstance(x, dict) for x in xs):
-        return {k: merge_repeats([x[k] for x in xs if k in x]) for k in first}
-    if all(isinstance(x, list) and len(x) == len(first) for x in xs):
-        return [merge_repeats([x[i] for x in xs]) for i in range(len(first))]
-    return xs
-
-
-def get(d: dict[str, Any] | None, *path: Any) -> Any:
-    for p in path:
-        if isinstance(d, dict):
-            d = d.get(p)
-        elif isinstance(d, list) and isinstance(p, int) and -len(d) <= p < len(d):
-            d = d[p]
-        else:
-            return None
-    return d
-
-
 def search_at(res: dict[str, Any] | None, runs: int) -> dict[str, Any] | None:
-    for entry in get(res, "search_runs", "by_size") or []:
-        if entry.get("runs") == runs:
-            return entry
-    return None
-
-
-def ratio(mlflow_s: Any, loopml_s: Any) -> float | None:
-    if isinstance(mlflow_s, int | float) and isinstance(loopml_s, int | float) and loopml_s > 0:
-        return mlflow_s / loopml_s
-    return None
+    entries: list[dict[str, Any]] = get(res, "search_runs", "by_size") or []
+    return next((entry for entry in entries if entry.get("runs") == runs), None)
 
 
 def search_figures(lm: dict[str, Any] | None, ml: dict[str, Any] | None, scale: float) -> dict[str, Any]:
-    common, big = scaled(COMMON_SEARCH, scale), scaled(max(SEARCH_SIZES["loopml"]), scale)
+    common, big = h.scaled(COMMON_SEARCH, scale), h.scaled(max(SEARCH_SIZES["loopml"]), scale)
     lm_big, lm_common, ml_common = search_at(lm, big), search_at(lm, common), search_at(ml, common)
+    first_page, all_matches = ("client_first_page_s", "median"), ("fluent_all_matches_s", "median")
     return {
         "loopml_runs": big,
-        "loopml_client_first_page_s": get(lm_big, "client_first_page_s", "median"),
-        "loopml_fluent_all_matches_s": get(lm_big, "fluent_all_matches_s", "median"),
+        "loopml_client_first_page_s": get(lm_big, *first_page),
+        "loopml_fluent_all_matches_s": get(lm_big, *all_matches),
         "mlflow_runs": common,
-        "mlflow_client_first_page_s": get(ml_common, "client_first_page_s", "median"),
-        "mlflow_fluent_all_matches_s": get(ml_common, "fluent_all_matches_s", "median"),
+        "mlflow_client_first_page_s": get(ml_common, *first_page),
+        "mlflow_fluent_all_matches_s": get(ml_common, *all_matches),
         "ratio_at_same_runs": {
             "runs": common,
-            "client_first_page": ratio(
-                get(ml_common, "client_first_page_s", "median"),
-                get(lm_common, "client_first_page_s", "median"),
-            ),
-            "fluent_all_matches": ratio(
-                get(ml_common, "fluent_all_matches_s", "median"),
-                get(lm_common, "fluent_all_matches_s", "median"),
-            ),
+            "client_first_page": h.side_by_side(lm_common, ml_common, "mlflow", *first_page)["ratio"],
+            "fluent_all_matches": h.side_by_side(lm_common, ml_common, "mlflow", *all_matches)["ratio"],
         },
         "loopml": get(lm, "search_runs"),
         "mlflow": get(ml, "search_runs"),
@@ -281,40 +180,20 @@ def db_figures(lm: dict[str, Any] | None, ml: dict[str, Any] | None) -> dict[str
 
 def workload_figures(imports: dict[str, Any], lm: Any, ml: Any, scale: float) -> dict[str, Any]:
     """Per-workload figures for both tools and the ratios mlflow / loopml (of medians)."""
-    w: dict[str, Any] = {
-        "import": {
-            "loopml_s": get(imports, "loopml", "median"),
-            "mlflow_s": get(imports, "mlflow", "median"),
-            "ratio": ratio(get(imports, "mlflow", "median"), get(imports, "loopml", "median")),
-            "loopml": imports.get("loopml"),
-            "mlflow": imports.get("mlflow"),
-        }
-    }
+    w: dict[str, Any] = {"import": h.import_figures(imports, "mlflow")}
     for name in ("log_metric", "log_batch", "create_runs"):
-        w[name] = {
-            "loopml_s": get(lm, name, "wall_s"),
-            "mlflow_s": get(ml, name, "wall_s"),
-            "ratio": ratio(get(ml, name, "wall_s"), get(lm, name, "wall_s")),
-            "loopml": get(lm, name),
-            "mlflow": get(ml, name),
-        }
+        wall = h.side_by_side(lm, ml, "mlflow", name, "wall_s")
+        w[name] = wall | {"loopml": get(lm, name), "mlflow": get(ml, name)}
     w["search_runs"] = search_figures(lm, ml, scale)
-    lm_h = get(lm, "metric_history", "get_metric_history_s", "median")
-    ml_h = get(ml, "metric_history", "get_metric_history_s", "median")
-    w["metric_history"] = {
-        "points": get(lm, "metric_history", "points"),
-        "loopml_s": lm_h,
-        "mlflow_s": ml_h,
-        "ratio": ratio(ml_h, lm_h),
-        "loopml": get(lm, "metric_history"),
-        "mlflow": get(ml, "metric_history"),
-    }
+    history = h.side_by_side(lm, ml, "mlflow", "metric_history", "get_metric_history_s", "median")
+    w["metric_history"] = {"points": get(lm, "metric_history", "points")} | history
+    w["metric_history"] |= {"loopml": get(lm, "metric_history"), "mlflow": get(ml, "metric_history")}
     w["db_size"] = db_figures(lm, ml)
     return w
 
 
 # name, what, kind ("ratio": value >= threshold, "max_s": value < threshold), figure path
-TARGETS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
+TARGETS: tuple[h.Target, ...] = (
     ("import", "import loopml at least 8x faster than import mlflow", "ratio", 8.0, ("import", "ratio")),
     ("log_metric", "2,000 log_metric calls at least 50x faster", "ratio", 50.0, ("log_metric", "ratio")),
     ("log_batch", "log_batch of 20,000 values at least 25x faster", "ratio", 25.0, ("log_batch", "ratio")),
@@ -353,109 +232,49 @@ def checks_ok(res: dict[str, Any] | None, workload: str) -> bool | None:
     return get(res, workload, "check", "ok") is True
 
 
-def evaluate(
-    target: tuple[str, str, str, float, tuple[str, ...]], w: dict[str, Any], lm: Any, ml: Any, scale: float
-) -> dict[str, Any]:
-    name, what, kind, threshold, path = target
-    value = get(w, *path)
-    ok = {"loopml": checks_ok(lm, name)}
-    if kind == "ratio":
-        ok["mlflow"] = checks_ok(ml, name)
-    out: dict[str, Any] = {"name": name, "target": what, "kind": kind, "threshold": threshold, "value": value}
-    out["results_correct"] = ok
-    if value is None:
-        out["pass"], out["note"] = None, "not measured (tool skipped or failed)"
-    else:
-        met = value >= threshold if kind == "ratio" else value < threshold
-        out["pass"] = bool(met and ok["loopml"])
-        if not ok["loopml"]:
-            out["note"] = "loopml returned wrong results (see the workload's check)"
-    if scale != 1.0:
-        out["note"] = (out.get("note", "") + f"; sizes scaled by {scale}, targets are set at 1.0").lstrip(
-            "; "
-        )
-    return out
+def evaluate(target: h.Target, w: dict[str, Any], lm: Any, ml: Any, scale: float) -> dict[str, Any]:
+    name, _, kind, _, path = target
+    ok = {"loopml": checks_ok(lm, name)} | ({"mlflow": checks_ok(ml, name)} if kind == "ratio" else {})
+    wrong = "loopml returned wrong results (see the workload's check)"
+    return h.judge(target, get(w, *path), ok, wrong, scale)
 
 
-def peer_meta(args: argparse.Namespace, peer: peer_venv.PeerEnv | None) -> dict[str, Any]:
-    if peer is None:
-        return {"status": "skipped", "note": "--no-peers"}
-    telemetry = os.environ.get("MLFLOW_DISABLE_TELEMETRY")
-    return {
-        "status": "ran" if peer.python else "skipped",
-        "note": peer.note,
-        "python": str(peer.python) if peer.python else None,
-        "store": "sqlite:///WORKDIR/mlflow/rK/mlflow.db (no server)",
-        "telemetry": f"MLFLOW_DISABLE_TELEMETRY={telemetry}" if telemetry else "MLflow default (on)",
-    }
-
-
-def build_report(
-    args: argparse.Namespace, imports: dict[str, Any], results: dict[str, list[dict[str, Any]]]
-) -> dict[str, Any]:
-    errors = [r["error"] for reps in results.values() for r in reps if "error" in r]
-    merged = {
-        tool: merge_repeats(ok) if (ok := [r for r in reps if "error" not in r]) else None
-        for tool, reps in results.items()
-    }
+def build_report(args: argparse.Namespace, imports: dict[str, Any], results: h.Results) -> dict[str, Any]:
+    merged = h.merge_tools(results)
     lm, ml = merged.get("loopml"), merged.get("mlflow")
     w = workload_figures(imports, lm, ml, args.scale)
     targets = [evaluate(t, w, lm, ml, args.scale) for t in TARGETS]
-    report: dict[str, Any] = {
-        "targets": targets,
-        "all_targets_pass": all(t["pass"] is True for t in targets),
-        "targets_summary": {
-            verdict: [t["name"] for t in targets if t["pass"] is flag]
-            for verdict, flag in (("passed", True), ("failed", False), ("not_measured", None))
-        },
-        "workloads": w,
-        "errors": errors,
-    }
-    if args.repeats > 1:
-        report["repeats_raw"] = results
-    return report
-
-
-def busy_note() -> str | None:
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    if load > 0.5 * cpus:
-        return f"machine busy at start (1-min load {load:.1f} on {cpus} CPUs): timings are noisy"
-    return None
+    return h.report_body(targets, {"workloads": w}, results, args.repeats)
 
 
 def make_meta(
-    args: argparse.Namespace, peer: peer_venv.PeerEnv | None, cmds: dict[str, Any]
+    args: argparse.Namespace, peer: peer_venv.PeerEnv | None, cmds: dict[str, Any], precompiled: bool
 ) -> dict[str, Any]:
-    return {
-        "benchmark": "benchmarks/bench_tracking.py",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
-        "note": busy_note(),
+    return h.meta_head("benchmarks/bench_tracking.py", precompiled) | {
         "scale": args.scale,
         "repeats": args.repeats,
         "import_repeats": args.import_repeats,
         "sizes": {tool: sizes_for(tool, args.scale) for tool in cmds},
         "workdir": str(args.workdir),
         "loopml_store": "sqlite:///WORKDIR/loopml/rK/loopml.db, artifacts in WORKDIR/loopml/rK/artifacts",
-        "peers": {"mlflow": peer_meta(args, peer)},
+        "peers": {
+            "mlflow": h.peer_status(
+                peer,
+                store="sqlite:///WORKDIR/mlflow/rK/mlflow.db (no server)",
+                telemetry=h.mlflow_telemetry(),
+            )
+        },
         "ratios": "mlflow / loopml of the medians: > 1 means loopml is faster",
     }
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply the workload sizes (default 1.0)")
-    ap.add_argument("--repeats", type=int, default=1, help="fresh-database runs per tool (medians reported)")
-    ap.add_argument("--import-repeats", type=int, default=5, help="fresh-subprocess imports per tool")
-    ap.add_argument("--no-peers", action="store_true", help="loopml only (MLflow not needed)")
-    ap.add_argument("--install-peers", action="store_true", help="create the MLflow venv if missing")
-    ap.add_argument("--workdir", type=Path, help="where databases go (default: a temp dir, removed)")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--sizes", help=argparse.SUPPRESS)
+    ap = h.new_parser(__doc__)
+    h.add_scale_flag(ap)
+    h.add_repeats_flag(ap, "fresh-database")
+    h.add_import_repeats_flag(ap)
+    h.add_peer_flags(ap, "MLflow")
+    h.add_run_flags(ap)
     return ap.parse_args()
 
 
@@ -465,30 +284,16 @@ def main() -> int:
         worker_main(args.workdir, args.sizes)
         return 0
     t_all = pc()
-    temp = args.workdir is None
-    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="loopml-bench-")).resolve()
-    peer = None if args.no_peers else peer_venv.mlflow_python(install=args.install_peers)
-    if peer is not None and peer.python is None:
-        c.log(WHO, peer.note)
+    temp = h.use_workdir(args, "loopml-bench-")
+    peer = h.find_peer(args, peer_venv.mlflow_python, WHO)
     cmds = peer_venv.worker_commands(HERE / "bench_tracking.py", HERE / "peers" / "mlflow_peer.py", peer)
-    meta = make_meta(args, peer, cmds)
+    precompiled = h.precompile_loopml(WHO)
+    meta = make_meta(args, peer, cmds, precompiled)
     c.log(WHO, f"import timing ({args.import_repeats} fresh subprocesses per tool)")
-    pythons = {"loopml": sys.executable} | ({"mlflow": cmds["mlflow"][0]} if "mlflow" in cmds else {})
-    imports = measure_imports(pythons, args.import_repeats)
+    imports = h.measure_imports({tool: cmd[0] for tool, cmd in cmds.items()}, args.import_repeats)
     results = run_repeats(args, cmds)
-    meta["versions"] = {tool: get(reps, 0, "version") for tool, reps in results.items()}
-    report = {"meta": meta, **build_report(args, imports, results)}
-    meta["loadavg_end"] = os.getloadavg()
-    meta["total_wall_s"] = pc() - t_all
-    if temp:
-        shutil.rmtree(args.workdir, ignore_errors=True)
-        meta["workdir"] += " (temporary, removed)"
-    text = json.dumps(report, indent=1, default=str)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    return 1 if report["errors"] else 0
+    meta["versions"] = h.versions(results)
+    return h.finish({"meta": meta, **build_report(args, imports, results)}, args, temp, t_all)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ Each peer gets its own venv so that its dependencies never meet loopml's::
     python -m venv benchmarks/.peers/prefect
     benchmarks/.peers/prefect/bin/pip install prefect==3.9.1
 
-:func:`mlflow_python` and :func:`prefect_python` do exactly that when asked to install,
-and otherwise only look for an existing venv.
+:func:`peer_python` does exactly that when asked to install, and otherwise only looks for
+an existing venv; :func:`mlflow_python` and :func:`prefect_python` call it for each peer.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ MLFLOW_VERSION = "3.17.2"
 MLFLOW_REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "pandas")
 PREFECT_VERSION = "3.9.1"
 PREFECT_REQUIREMENTS = (f"prefect=={PREFECT_VERSION}",)
+DISPLAY_NAMES = {"mlflow": "MLflow", "prefect": "Prefect"}  # as the notes spell them
 
 
 @dataclass(frozen=True)
@@ -59,49 +60,49 @@ def create_venv(venv: Path, requirements: tuple[str, ...]) -> None:
     subprocess.run(cmd, check=True, stdout=sys.stderr)
 
 
+def peer_python(
+    name: str, dist: str, version: str, requirements: tuple[str, ...], install: bool, venv: Path | None = None
+) -> PeerEnv:
+    """The venv of peer ``name`` (default ``PEERS_DIR/name``) and the version of ``dist`` in it.
+
+    With ``install``, create the venv (or pin ``dist`` to ``version``) first.
+    """
+    venv = venv or PEERS_DIR / name
+    python = venv_python(venv)
+    found = installed_version(python, dist) if python.exists() else None
+    if install and found != version:
+        try:
+            create_venv(venv, requirements)
+        except (OSError, subprocess.CalledProcessError) as e:
+            return PeerEnv(name, venv, None, None, f"creating the venv failed: {e}")
+        found = installed_version(python, dist)
+    if found is None:
+        hint = "run with --install-peers to create it" if not install else f"{dist} is not importable there"
+        label = DISPLAY_NAMES.get(name, name)
+        return PeerEnv(name, venv, None, None, f"no {label} venv at {venv}: {hint}; peers skipped")
+    return PeerEnv(name, venv, python, found, version_note(dist, found, version, venv))
+
+
+def version_note(dist: str, found: str, expected: str, venv: Path) -> str:
+    note = f"{dist} {found} from {venv}"
+    if found != expected:
+        note += f" (expected {expected}; --install-peers pins it)"
+    return note
+
+
 def mlflow_python(install: bool, venv: Path | None = None) -> PeerEnv:
     """The MLflow peer venv; with ``install``, create it (or fix its mlflow version) first."""
-    venv = venv or PEERS_DIR / "mlflow"
-    python = venv_python(venv)
-    version = installed_version(python, "mlflow") if python.exists() else None
-    if install and version != MLFLOW_VERSION:
-        try:
-            create_venv(venv, MLFLOW_REQUIREMENTS)
-        except (OSError, subprocess.CalledProcessError) as e:
-            return PeerEnv("mlflow", venv, None, None, f"creating the venv failed: {e}")
-        version = installed_version(python, "mlflow")
-    if version is None:
-        hint = "run with --install-peers to create it" if not install else "mlflow is not importable there"
-        return PeerEnv("mlflow", venv, None, None, f"no MLflow venv at {venv}: {hint}; peers skipped")
-    note = f"mlflow {version} from {venv}"
-    if version != MLFLOW_VERSION:
-        note += f" (expected {MLFLOW_VERSION}; --install-peers pins it)"
-    return PeerEnv("mlflow", venv, python, version, note)
+    return peer_python("mlflow", "mlflow", MLFLOW_VERSION, MLFLOW_REQUIREMENTS, install, venv)
 
 
 def prefect_python(install: bool, venv: Path | None = None) -> PeerEnv:
     """The Prefect peer venv; with ``install``, create it (or fix its prefect version) first."""
-    venv = venv or PEERS_DIR / "prefect"
-    python = venv_python(venv)
-    version = installed_version(python, "prefect") if python.exists() else None
-    if install and version != PREFECT_VERSION:
-        try:
-            create_venv(venv, PREFECT_REQUIREMENTS)
-        except (OSError, subprocess.CalledProcessError) as e:
-            return PeerEnv("prefect", venv, None, None, f"creating the venv failed: {e}")
-        version = installed_version(python, "prefect")
-    if version is None:
-        hint = "run with --install-peers to create it" if not install else "prefect is not importable there"
-        return PeerEnv("prefect", venv, None, None, f"no Prefect venv at {venv}: {hint}; peers skipped")
-    note = f"prefect {version} from {venv}"
-    if version != PREFECT_VERSION:
-        note += f" (expected {PREFECT_VERSION}; --install-peers pins it)"
-    return PeerEnv("prefect", venv, python, version, note)
+    return peer_python("prefect", "prefect", PREFECT_VERSION, PREFECT_REQUIREMENTS, install, venv)
 
 
 def worker_commands(loopml_script: Path, peer_script: Path, peer: PeerEnv | None) -> dict[str, list[str]]:
     """The command of each side: loopml's worker under this interpreter, the peer's under its venv."""
     cmds = {"loopml": [sys.executable, str(loopml_script), "--_worker"]}
     if peer is not None and peer.python is not None:
-        cmds["mlflow"] = [str(peer.python), str(peer_script)]
+        cmds[peer.name] = [str(peer.python), str(peer_script)]
     return cmds
