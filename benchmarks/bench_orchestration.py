@@ -148,7 +148,7 @@ def worker_main(phase: str, workdir: Path, sizes_json: str, drain_timeout: float
 
 
 # ----------------------------------------------------------------------------------------
-# The harness: imports, fresh processes, workers, repeats.
+# The harness: fresh processes, workers, repeats (the shared parts are in _harness.py).
 # ----------------------------------------------------------------------------------------
 
 
@@ -393,22 +393,22 @@ def big_figures(lm: Any, pf: Any) -> dict[str, Any]:
 FIRST_FLOW_NOTE = "first flow of a worker on a fresh store: creates it (Prefect: also starts its API server)"
 
 
+def one_task_process_figures(procs: dict[str, Any]) -> dict[str, Any]:
+    """One-task flow processes: the median of the repeats, the first ever, the raw figures."""
+    lm, pf = procs.get("loopml") or {}, procs.get("prefect") or {}
+    return h.side_by_side(lm, pf, "prefect", "one_task_process_s", "median") | {
+        "first_ever": {"loopml_s": lm.get("first_ever_s"), "prefect_s": pf.get("first_ever_s")},
+        "note": "process start to exit; the store was created by an earlier first_ever run",
+        "loopml": {k: v for k, v in lm.items() if k != "persistence"},
+        "prefect": {k: v for k, v in pf.items() if k != "persistence"},
+    }
+
+
 def workload_figures(imports: dict[str, Any], procs: dict[str, Any], lm: Any, pf: Any) -> dict[str, Any]:
     """Per-workload figures of both tools and the ratios prefect / loopml."""
     w: dict[str, Any] = {
         "import": h.import_figures(imports, "prefect"),
-        "one_task_process": h.side_by_side(
-            procs.get("loopml"), procs.get("prefect"), "prefect", "one_task_process_s", "median"
-        )
-        | {
-            "first_ever": {
-                "loopml_s": get(procs, "loopml", "first_ever_s"),
-                "prefect_s": get(procs, "prefect", "first_ever_s"),
-            },
-            "note": "process start to exit; the store was created by an earlier first_ever run",
-            "loopml": {k: v for k, v in (procs.get("loopml") or {}).items() if k != "persistence"},
-            "prefect": {k: v for k, v in (procs.get("prefect") or {}).items() if k != "persistence"},
-        },
+        "one_task_process": one_task_process_figures(procs),
         "persistence": {
             "loopml": get(procs, "loopml", "persistence"),
             "prefect": get(procs, "prefect", "persistence"),

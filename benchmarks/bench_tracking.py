@@ -111,7 +111,7 @@ def worker_main(workdir: Path, sizes_json: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# The harness: import timing, workers, repeats.
+# The harness: workers and repeats (the shared parts are in _harness.py).
 # ----------------------------------------------------------------------------------------
 
 
