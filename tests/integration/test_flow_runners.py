@@ -113,7 +113,7 @@ def test_process_pool_runner_runs_bodies_in_other_processes(loopml_store: Client
         raising()
 
 
-def test_process_pool_workers_do_not_see_the_context_of_an_earlier_task(loopml_store: Client) -> None:
+def test_process_pool_bodies_see_their_own_task_run_and_no_stray_tracking_run(loopml_store: Client) -> None:
     @task
     def which() -> str | None:
         return loopml.runtime.task_run.id
@@ -127,18 +127,56 @@ def test_process_pool_workers_do_not_see_the_context_of_an_earlier_task(loopml_s
         seen = [which.submit().result() for _ in range(3)]
         return seen, logs_metric.submit().result(raise_on_failure=False)
 
-    seen, error = pipeline()
-    assert seen == [None, None, None]  # not the id of the task run that forked the worker
+    state = pipeline(return_state=True)
+    seen, error = state.result()
+    runs = loopml_store.store.orchestration.get_task_runs(state.flow_run_id or "")
+    assert seen == [
+        r.task_run_id for r in runs if r.name.startswith("which")
+    ]  # each its own, not the forker's
     assert isinstance(error, InvalidInput) and "worker process" in str(error)
     assert len(loopml_store.search_runs(loopml_store.default_experiment_id())) == 0  # no stray run
+
+
+def test_process_pool_bodies_log_prints_and_metrics_into_the_flow_run(loopml_store: Client) -> None:
+    @task
+    def step(x: int) -> int:
+        loopml.get_run_logger().info("step %d in %s", x, loopml.runtime.flow_run.name)
+        print(f"printed {x}")
+        loopml.log_metric("x", float(x), step=x)
+        return x
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2), experiment="remote", log_prints=True)
+    def pipeline() -> list[int]:
+        return step.map([1, 2]).result()
+
+    state = pipeline(return_state=True)
+    assert state.result() == [1, 2]
+    flow_run_id = state.flow_run_id or ""
+    runs = {r.task_run_id: r.name for r in loopml_store.store.orchestration.get_task_runs(flow_run_id)}
+    logs = loopml_store.store.orchestration.get_logs(flow_run_id)
+    by_task = sorted((runs[r.task_run_id], r.message) for r in logs if r.task_run_id in runs)
+    flow_name = loopml_store.get_flow_run(flow_run_id).name
+    assert by_task == [
+        ("step-0", "printed 1"),
+        ("step-0", f"step 1 in {flow_name}"),
+        ("step-1", "printed 2"),
+        ("step-1", f"step 2 in {flow_name}"),
+    ]
+    tracking = loopml_store.get_run(loopml_store.get_flow_run(flow_run_id).tracking_run_id or "")
+    assert sorted(loopml_store.get_metric_history(tracking.info.run_id, "x").values) == [1.0, 2.0]
 
 
 def test_dask_runner_runs_bodies_on_a_local_cluster(loopml_store: Client) -> None:
     pytest.importorskip("distributed")
 
+    @task
+    def logged_pid(x: int) -> tuple[int, int]:
+        loopml.get_run_logger().info("dask worker got %d", x)
+        return os.getpid(), x * 2
+
     @flow(task_runner=DaskTaskRunner(n_workers=1))
     def pipeline() -> tuple[list[tuple[int, int]], BaseException]:
-        values = pid_of.map([1, 2]).result()
+        values = [logged_pid.submit(x).result() for x in (1, 2)]
         return values, fail.submit(7).result(raise_on_failure=False)
 
     state = pipeline(return_state=True)
@@ -147,3 +185,5 @@ def test_dask_runner_runs_bodies_on_a_local_cluster(loopml_store: Client) -> Non
     assert all(pid != os.getpid() for pid, _ in values)
     assert type(error) is DataError and str(error) == "row 7 is malformed"
     _assert_recorded(loopml_store, state.flow_run_id, 3)
+    logged = [r.message for r in loopml_store.store.orchestration.get_logs(state.flow_run_id or "")]
+    assert logged == ["dask worker got 1", "dask worker got 2"]

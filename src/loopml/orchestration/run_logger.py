@@ -94,6 +94,11 @@ def _print(*args: Any, **kwargs: Any) -> None:
     get_run_logger().info(buffer.getvalue().rstrip("\n"))
 
 
+def capturing() -> bool:
+    """Whether ``print`` is logged to the current run here."""
+    return _capturing.get()
+
+
 @contextlib.contextmanager
 def capture_prints(enabled: bool = True) -> Iterator[None]:
     """While inside, ``print`` in this context is also logged to the current run; with

@@ -79,29 +79,6 @@ class InlineTaskRunner:
         return _InlineSession()
 
 
-def _call_pickled(payload: bytes) -> Any:
-    import cloudpickle
-
-    fn, args, kwargs = cloudpickle.loads(payload)
-    # in a fresh context: a forked worker holds a copy of the context of the task run that started
-    # it, and would show every later body that task run (loopml.runtime) and its flow's run opener
-    return contextvars.Context().run(_call_in_worker, fn, args, kwargs)
-
-
-def _call_in_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from ..tracking import fluent
-
-    fluent.run_opener.set(_no_tracking_run)
-    return fn(*args, **kwargs)
-
-
-def _no_tracking_run() -> Any:
-    raise InvalidInput(
-        "a task body running in a worker process cannot log to its flow's tracking run; log from "
-        "the flow, use a ThreadPoolTaskRunner, or open a run in the task with loopml.start_run()"
-    )
-
-
 class _ProcessSession(_PoolSession):
     def __init__(self, max_workers: int | None) -> None:
         workers = max_workers or os.cpu_count() or 1
@@ -109,10 +86,10 @@ class _ProcessSession(_PoolSession):
         self._processes = cf.ProcessPoolExecutor(max_workers=workers)
 
     def run_body(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        import cloudpickle
+        from . import remote
 
-        payload = cloudpickle.dumps((fn, args, kwargs))  # local functions and lambdas included
-        return self._processes.submit(_call_pickled, payload).result()
+        outcome = self._processes.submit(remote.call_remote, remote.payload(fn, args, kwargs)).result()
+        return remote.received(outcome)
 
     def close(self) -> None:
         super().close()
@@ -160,7 +137,10 @@ class _DaskSession(_PoolSession):
         super().__init__(workers)
 
     def run_body(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self._client.submit(fn, *args, pure=False, **kwargs).result()
+        from . import remote
+
+        future = self._client.submit(remote.call_remote, remote.payload(fn, args, kwargs), pure=False)
+        return remote.received(future.result())
 
     def close(self) -> None:
         super().close()

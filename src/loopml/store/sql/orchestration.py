@@ -59,7 +59,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class _Statements:
+class WriteStatements:
     """The prepared statements of ``write_records`` for one dialect."""
 
     def __init__(self, dialect: sa.Dialect) -> None:
@@ -89,14 +89,6 @@ class _Statements:
             .on_conflict_do_nothing(index_elements=["artifact_id"]),  # a retried batch adds nothing
             dialect,
         )
-        # write_records hands these statements tuples in the column order of orchestration_rows.
-        for prepared, columns in (
-            (self.upsert_task_run, rows.TASK_RUN_COLUMNS),
-            (self.insert_log, rows.LOG_COLUMNS),
-            (self.insert_artifact, rows.ARTIFACT_COLUMNS),
-        ):
-            if prepared.parameters != columns:  # pragma: no cover - a schema/statement mismatch
-                raise AssertionError(f"{prepared.sql!r} takes {prepared.parameters}, not {columns}")
 
 
 class SqlOrchestration:
@@ -111,7 +103,7 @@ class SqlOrchestration:
         self._store = store
         self.stale_after_ms = stale_after_ms
         self._host = socket.gethostname()
-        self._sql = _Statements(store._writer.dialect)
+        self._sql = WriteStatements(store._writer.dialect)
 
     # ---- flow runs ------------------------------------------------------------------------------
 

@@ -16,20 +16,36 @@ import sqlalchemy as sa
 
 
 class Prepared:
-    """A statement compiled for one dialect, executed with a plain parameter mapping."""
+    """A statement compiled for one dialect, executed with a plain parameter mapping.
 
-    __slots__ = ("_constants", "_order", "sql")
+    It is compiled when first used, not when the store opens: a short-lived process (a
+    script, a one-task flow) pays only for the statements it runs.
+    """
+
+    __slots__ = ("_constants", "_dialect", "_order", "_statement", "sql")
 
     def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
+        self._statement: sa.ClauseElement | None = statement
+        self._dialect = dialect
+        self.sql: str = ""
+        self._constants: dict[str, Any] = {}
+        self._order: Sequence[str] | None = None
+
+    def _compile(self) -> None:
+        statement, self._statement = self._statement, None
+        if statement is None:
+            return
+        compiled = statement.compile(dialect=self._dialect)
         # Bound literals (e.g. a status compared to 'RUNNING') travel with the statement.
         self._constants = {k: v for k, v in compiled.params.items() if v is not None}
         self._order = getattr(compiled, "positiontup", None)  # positional (sqlite: qmark); None when named
+        self.sql = compiled.string
 
     @property
     def parameters(self) -> tuple[str, ...]:
         """The parameter names in the order the SQL takes them."""
+        if not self.sql:
+            self._compile()
         return tuple(self._order or ())
 
     def _args(self, params: Mapping[str, Any] | tuple[Any, ...]) -> Any:
@@ -42,17 +58,25 @@ class Prepared:
 
     def execute(self, cursor: Any, params: Mapping[str, Any] | tuple[Any, ...]) -> int:
         """Run it; returns the number of rows changed."""
+        if not self.sql:
+            self._compile()
         cursor.execute(self.sql, self._args(params))
         return int(cursor.rowcount)
 
     def executemany(self, cursor: Any, rows: Sequence[Mapping[str, Any] | tuple[Any, ...]]) -> None:
+        if not self.sql:
+            self._compile()
         cursor.executemany(self.sql, [self._args(row) for row in rows])
 
     def executemany_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         """Like :meth:`executemany` for rows already in the order of ``parameters``."""
+        if not self.sql:
+            self._compile()
         cursor.executemany(self.sql, rows)
 
     def fetchall(self, cursor: Any, params: Mapping[str, Any]) -> list[Any]:
+        if not self.sql:
+            self._compile()
         cursor.execute(self.sql, self._args(params))
         return cursor.fetchall()  # type: ignore[no-any-return]
 
@@ -67,6 +91,8 @@ class Prepared:
         paused = gc.isenabled()
         gc.disable()
         try:
+            if not self.sql:
+                self._compile()
             cursor.execute(self.sql, self._args(params))
             rows = cursor.fetchall()
             width = len(cursor.description)

@@ -79,11 +79,8 @@ class Statements:
             )
         )
         self.insert_metric = prep(sa.insert(t.metrics).inline().values(_binds(t.metrics, METRIC_COLUMNS)))
-        # log_batch hands this statement tuples in METRIC_COLUMNS order.
-        assert self.insert_metric.parameters == METRIC_COLUMNS, self.insert_metric.parameters
         self.insert_metric_if_writable = prep(_writable_metric_insert())
         self.upsert_latest = prep(_latest_upsert(insert))
-        assert self.upsert_latest.parameters == METRIC_COLUMNS, self.upsert_latest.parameters
         history = sa.select(m.value, m.step, m.timestamp).where(
             m.run_id == run_id, m.key == sa.bindparam("key")
         )
@@ -94,7 +91,6 @@ class Statements:
         self.insert_block = prep(
             sa.insert(t.metric_blocks).inline().values(_binds(t.metric_blocks, BLOCK_COLUMNS))
         )
-        assert self.insert_block.parameters == BLOCK_COLUMNS, self.insert_block.parameters
         self.history_blocks = prep(
             sa.select(b.step_data, b.timestamp_data, b.value_data, b.after_id)
             .where(b.run_id == run_id, b.key == sa.bindparam("key"))
