@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import os
 from typing import Any
 
@@ -35,6 +38,20 @@ def is_sqlite(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+@functools.cache
+def skip_final_collection() -> None:
+    """At interpreter exit, skip the final garbage-collection passes over what is alive.
+
+    With SQLAlchemy loaded those passes cost ~0.1 s of every process's exit — a fifth of a
+    one-task flow run as a script. ``gc.freeze()`` in the last atexit hook moves the survivors
+    out of the collector's reach; they are still freed by reference counting, and the
+    operating system reclaims the rest (Python never promised ``__del__`` at exit). Registered
+    once, when the first SQL store opens; atexit hooks run last-registered first, so this one
+    runs after the hooks registered later (logging's, loopml's recorder flushes).
+    """
+    atexit.register(gc.freeze)
+
+
 def create_engines(uri: str, *, busy_timeout_s: float = 60.0) -> tuple[sa.Engine, sa.Engine]:
     """(reader, writer) engines. On PostgreSQL both are one pooled engine.
 
@@ -42,6 +59,7 @@ def create_engines(uri: str, *, busy_timeout_s: float = 60.0) -> tuple[sa.Engine
     write lock up front, so it waits on ``busy_timeout`` instead of failing with "database
     is locked" on upgrade); readers use deferred transactions and never block in WAL mode.
     """
+    skip_final_collection()
     url = sqlalchemy_url(uri)
     if not is_sqlite(url):
         # Positional parameters (%s) on every dialect: prepared statements take plain tuples.
