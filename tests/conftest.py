@@ -1,4 +1,5 @@
-"""Fixtures for services the suite talks to for real: PostgreSQL and moto's S3 server.
+"""Fixtures for services the suite talks to for real: PostgreSQL, moto's S3 server, and a
+``loopml server`` process backed by PostgreSQL.
 
 A test that needs a service skips with the reason when it is absent, and fails instead
 when ``LOOPML_REQUIRE_SERVICES=1`` (CI).
@@ -13,6 +14,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -127,3 +132,102 @@ def s3_bucket(s3_endpoint: str) -> str:
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True)
     fs.mkdir(name)
     return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
+def loopml_server_store(postgres_admin_url: str) -> Iterator[str]:
+    """The store behind :func:`loopml_server`: a PostgreSQL schema of its own, migrated."""
+    import psycopg
+
+    from loopml.store.sql.migration import upgrade
+
+    schema = f"server_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{postgres_admin_url}?options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """The environment of a server or client subprocess: no LOOPML_* of the caller, its own home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    env["LOOPML_HOME"] = str(home)
+    return env
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    """Poll ``url``/ready until it answers 200; False when the process exits or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def running_server(args: list[str], home: Path) -> Iterator[RunningServer]:
+    """``loopml server ARGS --port <free>`` on 127.0.0.1 with LOOPML_HOME=home, once /ready
+    answers (the test fails with the server's log otherwise); SIGTERM on exit."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        service_missing(f"the server extra is not installed: {exc}")
+    home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "loopml", "server", *args, "--host", "127.0.0.1", "--port", str(port)]
+    log = home / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env(home))
+    try:
+        if not wait_ready(url, proc):
+            pytest.fail(
+                f"`loopml server` did not become ready within 30 s:\n{log.read_text()}", pytrace=False
+            )
+        yield RunningServer(url, proc, log)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def loopml_server(loopml_server_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``loopml server`` subprocess on a free 127.0.0.1 port over a migrated PostgreSQL
+    schema (``loopml_server_store``); yields its URL once /ready answers, terminates it after."""
+    home = tmp_path_factory.mktemp("server-home")
+    args = ["--backend-store-uri", loopml_server_store, "--artifacts-destination", str(home / "artifacts")]
+    with running_server([*args, "--no-access-log"], home) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def server_tools() -> SimpleNamespace:
+    """Helpers for tests that start their own servers or client processes:
+    ``running_server(args, home)``, ``server_env(home)``, ``free_port()``."""
+    return SimpleNamespace(running_server=running_server, server_env=server_env, free_port=_free_port)

@@ -161,3 +161,34 @@ class MissingExtra(LoopmlError):
             module=module,
         )
         self.extra = extra
+
+
+def error_class(code: str) -> type[LoopmlError] | None:
+    """The error class whose ``code`` is ``code`` (``None`` for an unknown code).
+
+    The tree is walked at each call, parents before children, so a subclass defined in
+    another module counts, and a subclass that keeps its parent's code never shadows it.
+    """
+    stack: list[type[LoopmlError]] = [LoopmlError]
+    while stack:
+        cls = stack.pop(0)
+        if cls.code == code:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None
+
+
+def error_from_wire(
+    cls: type[LoopmlError], message: str, details: dict[str, Any] | None = None
+) -> LoopmlError:
+    """An instance of ``cls`` with the ``message`` and ``details`` of an error body, as the
+    server raised it (the HTTP store re-raises what the server's store raised)."""
+    details = dict(details or {})
+    error = cls.__new__(cls)
+    LoopmlError.__init__(error, message, **details)
+    if isinstance(error, InvalidFilter):
+        error.position = int(details.get("position", 0))
+        error.expected = str(details.get("expected", ""))
+    if isinstance(error, MissingExtra):
+        error.extra = str(details.get("extra", ""))
+    return error

@@ -58,6 +58,22 @@ class Settings:
     )
     experiment_name: str = _setting("", "The experiment fluent runs go to.")
     experiment_id: str = _setting("", "Like experiment_name, by id.")
+    tracking_token: str = field(
+        default="",
+        repr=False,  # a secret: never in a repr or a log line
+        metadata={
+            "description": "API token sent to a loopml server as `Authorization: Bearer <token>`.",
+            "parse": str,
+        },
+    )
+    backend_store_uri: str = _setting(
+        "", "The server's metadata store (`loopml server --backend-store-uri`); default: SQLite in home."
+    )
+    artifacts_destination: str = _setting(
+        "",
+        "Where the server keeps artifacts (`loopml server --artifacts-destination`); "
+        "default: <home>/artifacts.",
+    )
     sqlite_busy_timeout_s: float = _setting(
         60.0, "How long a SQLite writer waits for the lock before failing.", _positive_float
     )
@@ -65,6 +81,14 @@ class Settings:
     @property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{(self.home / 'loopml.db').as_posix()}"
+
+    @property
+    def resolved_backend_store_uri(self) -> str:
+        return self.backend_store_uri or f"sqlite:///{(self.home / 'loopml.db').as_posix()}"
+
+    @property
+    def resolved_artifacts_destination(self) -> str:
+        return self.artifacts_destination or (self.home / "artifacts").as_posix()
 
     @property
     def resolved_result_storage(self) -> str:

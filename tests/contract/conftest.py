@@ -38,14 +38,44 @@ def _truncate(url: str) -> None:
         conn.execute(f"TRUNCATE {tables} CASCADE")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+#: Every backend the contract runs on: embedded SQLite, embedded PostgreSQL, and over HTTP
+#: through a real ``loopml server`` process backed by PostgreSQL.
+BACKENDS = ("sqlite", "postgres", "http")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test taking ``store_uri`` runs once per backend; ``@pytest.mark.backends("sqlite",
+    "postgres")`` (on a test or a module) narrows the list."""
+    if "store_uri" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = marker.args if marker is not None else BACKENDS
+        unknown = set(names) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"unknown backends {sorted(unknown)} on {metafunc.definition.nodeid}")
+        metafunc.parametrize("store_uri", names, indirect=True)
+
+
+@pytest.fixture
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same contract runs against every backend."""
+    """The tracking URI of this test's backend, with empty tables."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'loopml.db'}"
+    if request.param == "http":
+        server: str = request.getfixturevalue("loopml_server")
+        _truncate(request.getfixturevalue("loopml_server_store"))
+        return server
     url: str = request.getfixturevalue("migrated_postgres")
     _truncate(url)
     return url
+
+
+@pytest.fixture
+def database_uri(request: pytest.FixtureRequest, store_uri: str) -> str:
+    """The SQL database holding this test's data (behind the server for ``http``)."""
+    if store_uri.startswith("http"):
+        url: str = request.getfixturevalue("loopml_server_store")
+        return url
+    return store_uri
 
 
 @pytest.fixture

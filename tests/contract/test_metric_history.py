@@ -13,8 +13,8 @@ from loopml.store.sql.engine import sqlalchemy_url
 from loopml.store.sql.metric_blocks import BLOCK_MIN_POINTS
 
 
-def stored_rows(store_uri: str, table: str, run_id: str) -> int:
-    engine = sa.create_engine(sqlalchemy_url(store_uri))
+def stored_rows(database_uri: str, table: str, run_id: str) -> int:
+    engine = sa.create_engine(sqlalchemy_url(database_uri))
     try:
         with engine.connect() as conn:
             query = sa.text(f"SELECT count(*) FROM {table} WHERE run_id = :run_id")
@@ -33,12 +33,12 @@ def as_tuples(client: Client, run_id: str, key: str) -> list[tuple[float, int, i
     return list(zip(history.values, history.steps, history.timestamps, strict=True))
 
 
-def test_a_batch_of_many_points_is_one_block(client: Client, run_id: str, store_uri: str) -> None:
+def test_a_batch_of_many_points_is_one_block(client: Client, run_id: str, database_uri: str) -> None:
     n = BLOCK_MIN_POINTS
     client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), 1000 + i, i) for i in range(n)])
     client.log_batch(run_id, metrics=[Metric("acc", i / n, 1000 + i, i) for i in range(n - 1)])
-    assert stored_rows(store_uri, "metric_blocks", run_id) == 1  # loss: a block
-    assert stored_rows(store_uri, "metrics", run_id) == n - 1  # acc: rows
+    assert stored_rows(database_uri, "metric_blocks", run_id) == 1  # loss: a block
+    assert stored_rows(database_uri, "metrics", run_id) == n - 1  # acc: rows
     assert client.get_metric_history(run_id, "loss").values == [1.0 / (i + 1) for i in range(n)]
     assert client.get_metric_history(run_id, "acc").steps == list(range(n - 1))
     assert client.get_run(run_id).metrics == {"loss": 1.0 / n, "acc": (n - 2) / n}

@@ -61,7 +61,8 @@ def test_import_loads_nothing_heavy() -> None:
     # How long the import takes is measured in benchmarks/bench_tracking.py, not asserted here.
     code = (
         "import sys, json; import loopml;"
-        "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic')"
+        "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic',"
+        " 'fastapi', 'starlette', 'uvicorn', 'httpx')"
         " if m in sys.modules];"
         "print(json.dumps({'heavy': heavy}))"
     )

@@ -22,6 +22,7 @@ from .experiments import experiments
 from .flows import cache, flows
 from .models import models
 from .runs import runs
+from .server import server
 
 __all__ = ["cli", "main"]
 
@@ -88,6 +89,7 @@ cli.add_command(models)
 cli.add_command(db)
 cli.add_command(flows)
 cli.add_command(cache)
+cli.add_command(server)
 
 
 def main(argv: list[str] | None = None) -> None:

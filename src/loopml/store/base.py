@@ -1,4 +1,4 @@
-"""The Store protocol: every metadata backend (SQL today, HTTP next) offers exactly this."""
+"""The Store protocol: every metadata backend (SQL, and HTTP to a loopml server) offers exactly this."""
 
 from __future__ import annotations
 

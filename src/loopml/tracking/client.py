@@ -89,7 +89,11 @@ class Client:
         self.settings = settings or load_settings(tracking_uri=tracking_uri, artifact_root=artifact_root)
         self.tracking_uri = tracking_uri or self.settings.resolved_tracking_uri
         self.artifact_root = artifact_root or default_artifact_root(self.settings, self.tracking_uri)
-        self.store: Store = open_store(self.tracking_uri, busy_timeout_s=self.settings.sqlite_busy_timeout_s)
+        self.store: Store = open_store(
+            self.tracking_uri,
+            busy_timeout_s=self.settings.sqlite_busy_timeout_s,
+            token=self.settings.tracking_token,
+        )
         self._default_ready = False
 
     def __repr__(self) -> str:
