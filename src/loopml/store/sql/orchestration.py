@@ -294,7 +294,7 @@ class SqlOrchestration:
             found = conn.execute(stmt.order_by(_l.timestamp, _l.id)).all()
             if not found:
                 self._flow_run_row(conn, flow_run_id, _f.flow_run_id)  # NotFound for an unknown flow run
-        return [rows.log_from_row(r) for r in found]
+        return [rows.same_named(LogRecord, r) for r in found]
 
     def get_artifacts(self, flow_run_id: str | None = None, key: str | None = None) -> list[RunArtifact]:
         """Artifacts of a flow run and/or with a key (both None: every artifact), oldest first."""
@@ -307,7 +307,7 @@ class SqlOrchestration:
             found = conn.execute(stmt.order_by(_a.created_time, _a.artifact_id)).all()
             if not found and flow_run_id is not None:
                 self._flow_run_row(conn, flow_run_id, _f.flow_run_id)
-        return [rows.artifact_from_row(r) for r in found]
+        return [rows.same_named(RunArtifact, r) for r in found]
 
     def _flow_run_row(self, conn: sa.Connection, flow_run_id: str, *columns: Any) -> Any:
         row = conn.execute(sa.select(*columns).where(_f.flow_run_id == flow_run_id)).first()
@@ -393,7 +393,7 @@ class SqlOrchestration:
         )
         with self._store._read("reading the task cache") as conn:
             row = conn.execute(stmt).first()
-        return None if row is None else rows.cache_entry_from_row(row)
+        return None if row is None else rows.same_named(CacheEntry, row)
 
     def put_cache_entry(self, entry: CacheEntry) -> None:
         """Store a cached result; an entry with the same key is replaced."""

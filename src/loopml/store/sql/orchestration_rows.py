@@ -7,9 +7,10 @@ compact (orjson); a history is ``[[state, time in ms], ...]``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 import orjson
 
@@ -17,6 +18,8 @@ from ...entities import CacheEntry, FlowRun, LogRecord, RunArtifact, StateType, 
 from ...errors import InvalidInput
 from .. import validation as v
 from . import schema as t
+
+T = TypeVar("T")
 
 TASK_RUN_COLUMNS = (
     "task_run_id",
@@ -407,36 +410,7 @@ def task_run_from_row(r: Any) -> TaskRun:
     )
 
 
-def log_from_row(r: Any) -> LogRecord:
-    return LogRecord(
-        flow_run_id=r.flow_run_id,
-        timestamp=r.timestamp,
-        level=r.level,
-        message=r.message,
-        task_run_id=r.task_run_id,
-        logger=r.logger,
-    )
-
-
-def artifact_from_row(r: Any) -> RunArtifact:
-    return RunArtifact(
-        artifact_id=r.artifact_id,
-        type=r.type,
-        data=r.data,
-        created_time=r.created_time,
-        key=r.key,
-        description=r.description,
-        flow_run_id=r.flow_run_id,
-        task_run_id=r.task_run_id,
-    )
-
-
-def cache_entry_from_row(r: Any) -> CacheEntry:
-    return CacheEntry(
-        cache_key=r.cache_key,
-        result_ref=r.result_ref,
-        task_key=r.task_key,
-        flow_name=r.flow_name,
-        created_time=r.created_time,
-        expires_time=r.expires_time,
-    )
+def same_named(kind: type[T], r: Any) -> T:
+    """An entity whose fields are the row's columns, by name (logs, artifacts, cache entries)."""
+    row = r._mapping
+    return kind(**{f.name: row[f.name] for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
