@@ -42,11 +42,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py --no-peers
 	$(BIN)/python benchmarks/bench_models.py --no-peers
 	$(BIN)/python benchmarks/bench_orchestration.py --no-peers
+	$(BIN)/python benchmarks/bench_server.py --no-peers
 
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py --install-peers
 	$(BIN)/python benchmarks/bench_models.py --install-peers
 	$(BIN)/python benchmarks/bench_orchestration.py --install-peers
+	$(BIN)/python benchmarks/bench_server.py --install-peers
 
 clean:
 	rm -rf $(VENV) .loopml-demo .pytest_cache .mypy_cache .ruff_cache

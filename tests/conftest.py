@@ -160,8 +160,11 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
-    """Poll ``url``/ready until it answers 200; False when the process exits or time runs out."""
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0, headers: dict[str, str] | None = None
+) -> bool:
+    """Poll ``url``/ready until it answers 200; False when the process exits or time runs out.
+    ``headers`` go with each poll (a token, for a server run with --auth)."""
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -169,7 +172,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
         if proc.poll() is not None:
             return False
         try:
-            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/ready", timeout=1.0, headers=headers).status_code == 200:
                 return True
         except httpx.TransportError:
             pass
@@ -185,9 +188,11 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(args: list[str], home: Path) -> Iterator[RunningServer]:
+def running_server(
+    args: list[str], home: Path, *, headers: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
     """``loopml server ARGS --port <free>`` on 127.0.0.1 with LOOPML_HOME=home, once /ready
-    answers (the test fails with the server's log otherwise); SIGTERM on exit."""
+    answers (polled with ``headers``; the test fails with the server's log otherwise); SIGTERM on exit."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -201,7 +206,7 @@ def running_server(args: list[str], home: Path) -> Iterator[RunningServer]:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env(home))
     try:
-        if not wait_ready(url, proc):
+        if not wait_ready(url, proc, headers=headers):
             pytest.fail(
                 f"`loopml server` did not become ready within 30 s:\n{log.read_text()}", pytrace=False
             )
@@ -224,6 +229,51 @@ def loopml_server(loopml_server_store: str, tmp_path_factory: pytest.TempPathFac
     args = ["--backend-store-uri", loopml_server_store, "--artifacts-destination", str(home / "artifacts")]
     with running_server([*args, "--no-access-log"], home) as server:
         yield server.url
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    """A ``loopml server --auth``: its URL, its database, and the token of its admin ``admin``."""
+
+    url: str
+    store_uri: str
+    admin_token: str
+
+
+@pytest.fixture(scope="session")
+def loopml_auth_server(
+    postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AuthServer]:
+    """A real ``loopml server --auth`` subprocess over a migrated PostgreSQL schema of its own,
+    whose admin ``admin`` was made by ``loopml server create-admin`` (a real subprocess too)."""
+    import psycopg
+
+    from loopml.store.sql.migration import upgrade
+
+    schema = f"auth_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{postgres_admin_url}?options=-csearch_path%3D{schema}"
+    home = tmp_path_factory.mktemp("auth-server-home")
+    try:
+        upgrade(url)
+        cmd = [sys.executable, "-m", "loopml", "server", "create-admin", "--username", "admin"]
+        made = subprocess.run(
+            [*cmd, "--backend-store-uri", url],
+            capture_output=True,
+            text=True,
+            env=server_env(home),
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip()
+        args = ["--backend-store-uri", url, "--artifacts-destination", str(home / "artifacts"), "--auth"]
+        headers = {"Authorization": f"Bearer {token}"}
+        with running_server([*args, "--no-access-log"], home, headers=headers) as server:
+            yield AuthServer(server.url, url, token)
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        raise ValueError("must be true or false (1/0, yes/no, on/off)")
+    return value in ("1", "true", "yes", "on")
+
+
 def _setting(default: Any, description: str, parse: Callable[[str], Any] = str) -> Any:
     return field(default=default, metadata={"description": description, "parse": parse})
 
@@ -76,6 +83,15 @@ class Settings:
     )
     sqlite_busy_timeout_s: float = _setting(
         60.0, "How long a SQLite writer waits for the lock before failing.", _positive_float
+    )
+    server_auth: bool = _setting(
+        False, "The server requires API tokens and checks permissions (`loopml server --auth`).", _flag
+    )
+    async_logging: bool = _setting(
+        False,
+        "Over HTTP, log_metric / log_param / set_tag are queued and sent in batches by a background "
+        "thread (every ~50 ms or 1,000 values), flushed at run end and at exit.",
+        _flag,
     )
 
     @property

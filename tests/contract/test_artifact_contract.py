@@ -1,4 +1,5 @@
-"""ArtifactStore: one contract suite run against a local directory, ``memory://`` and S3 (moto)."""
+"""ArtifactStore: one contract suite run against a local directory, ``memory://``, S3 (moto), and
+through a loopml server (``loopml-artifacts:/`` roots) over a local destination and over S3."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -365,3 +367,44 @@ class TestS3Store(ArtifactStoreContract):
         # second); ArtifactStore invalidates listing caches itself, see the test with two stores.
         root = f"s3://{shared_bucket}/{uuid.uuid4().hex[:12]}/exp/run/artifacts"
         return ArtifactStore(root, {"client_kwargs": {"endpoint_url": s3_endpoint}})
+
+
+# -- through a loopml server: loopml-artifacts:/ roots, streamed over HTTP ---------------------
+
+
+@pytest.mark.server
+class TestServerStore(ArtifactStoreContract):
+    """The session's ``loopml server`` (PostgreSQL, a local artifacts destination)."""
+
+    @pytest.fixture
+    def store(self, loopml_server: str) -> ArtifactStore:
+        root = f"loopml-artifacts:/{uuid.uuid4().hex[:12]}/run/artifacts"
+        return ArtifactStore(root, {"tracking_uri": loopml_server})
+
+
+@pytest.fixture(scope="module")
+def s3_server(
+    shared_bucket: str, server_tools: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A ``loopml server`` whose artifacts destination is ``s3://<bucket>/prefix`` on moto."""
+    home = tmp_path_factory.mktemp("s3-server")
+    args = [
+        "--backend-store-uri",
+        f"sqlite:///{home / 'loopml.db'}",
+        "--artifacts-destination",
+        f"s3://{shared_bucket}/prefix",
+        "--no-access-log",
+    ]
+    with server_tools.running_server(args, home) as server:
+        yield server.url
+
+
+@pytest.mark.s3
+@pytest.mark.server
+class TestServerS3Store(ArtifactStoreContract):
+    """A ``loopml server --artifacts-destination s3://bucket/prefix`` (moto), through s3fs."""
+
+    @pytest.fixture
+    def store(self, s3_server: str) -> ArtifactStore:
+        root = f"loopml-artifacts:/{uuid.uuid4().hex[:12]}/run/artifacts"
+        return ArtifactStore(root, {"tracking_uri": s3_server})

@@ -113,7 +113,6 @@ def test_search_runs_by_dataset(client: Client, experiment_id: str) -> None:
         client.search_runs([experiment_id], "", order_by=["datasets.name"])
 
 
-@pytest.mark.backends("sqlite", "postgres")  # the registry over HTTP is not built yet
 def test_model_versions_show_the_datasets_of_their_run(client: Client, run_id: str) -> None:
     client.log_input(run_id, _frame(), "training", "train")
     client.log_input(run_id, _frame(2.0), "validation", "val")
@@ -126,7 +125,6 @@ def test_model_versions_show_the_datasets_of_their_run(client: Client, run_id: s
         client.get_model_version_datasets("churn", 99)
 
 
-@pytest.mark.backends("sqlite", "postgres")  # the registry over HTTP is not built yet
 def test_registry_searches_do_not_take_dataset_fields(client: Client) -> None:
     client.register_model("/m/1", "m")
     with pytest.raises(InvalidFilter, match="not searchable here"):

@@ -14,20 +14,16 @@ import pytest
 
 from loopml import AlreadyExists, Client, InvalidInput, NotFound
 from loopml.entities import CacheEntry, FlowRun, LogRecord, RunArtifact, StateType, TaskRun
+from loopml.store.base import OrchestrationStore
 from loopml.store.sql.orchestration import SqlOrchestration
 
 S = StateType
 NOW = int(time.time() * 1000)
 
-# the orchestration records over HTTP are not built yet: these tests run on the embedded backends only
-pytestmark = pytest.mark.backends("sqlite", "postgres")
-
 
 @pytest.fixture
-def store(client: Client) -> SqlOrchestration:
-    orchestration = client.store.orchestration
-    assert isinstance(orchestration, SqlOrchestration)
-    return orchestration
+def store(client: Client) -> OrchestrationStore:
+    return client.store.orchestration
 
 
 def _id() -> str:
@@ -76,7 +72,7 @@ def _exited_pid() -> int:
 # ---------------------------------------------------------------------------------------- flow runs
 
 
-def test_a_flow_run_reads_back_with_every_field(store: SqlOrchestration) -> None:
+def test_a_flow_run_reads_back_with_every_field(store: OrchestrationStore) -> None:
     parent = _flow_run()
     store.create_flow_run(parent)
     full = FlowRun(
@@ -108,7 +104,7 @@ def test_a_flow_run_reads_back_with_every_field(store: SqlOrchestration) -> None
     assert store.get_flow_run(bare.flow_run_id) == bare
 
 
-def test_update_flow_run_sets_the_state_and_keeps_what_is_not_given(store: SqlOrchestration) -> None:
+def test_update_flow_run_sets_the_state_and_keeps_what_is_not_given(store: OrchestrationStore) -> None:
     fr = _flow_run(tracking_run_id=_id(), attempts=1)
     store.create_flow_run(fr)
     history = (*fr.history, (S.FAILED, NOW + 50))
@@ -141,7 +137,7 @@ def test_update_flow_run_sets_the_state_and_keeps_what_is_not_given(store: SqlOr
     assert got.history[-1] == (S.RUNNING, NOW + 60)
 
 
-def test_flow_run_errors_name_the_id(store: SqlOrchestration) -> None:
+def test_flow_run_errors_name_the_id(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     with pytest.raises(AlreadyExists, match=f"a flow run with id '{fr.flow_run_id}' already exists"):
@@ -157,7 +153,7 @@ def test_flow_run_errors_name_the_id(store: SqlOrchestration) -> None:
         store.get_logs("nope")
 
 
-def test_invalid_flow_runs_are_refused_with_the_value(store: SqlOrchestration) -> None:
+def test_invalid_flow_runs_are_refused_with_the_value(store: OrchestrationStore) -> None:
     with pytest.raises(InvalidInput, match=r"flow_run_id must be .* got 'a/b'"):
         store.create_flow_run(_flow_run(flow_run_id="a/b"))
     with pytest.raises(InvalidInput, match=r"state of flow run .* must be one of .* got 'DONE'"):
@@ -176,7 +172,7 @@ def test_invalid_flow_runs_are_refused_with_the_value(store: SqlOrchestration) -
     assert store.get_flow_run(fr.flow_run_id) == fr
 
 
-def test_heartbeat_records_the_time(store: SqlOrchestration) -> None:
+def test_heartbeat_records_the_time(store: OrchestrationStore) -> None:
     a, b = _flow_run(), _flow_run()
     store.create_flow_run(a)
     store.create_flow_run(b)
@@ -188,7 +184,7 @@ def test_heartbeat_records_the_time(store: SqlOrchestration) -> None:
 # ------------------------------------------------------------------------- task runs, logs, artifacts
 
 
-def test_write_records_upserts_task_runs_and_appends_logs_and_artifacts(store: SqlOrchestration) -> None:
+def test_write_records_upserts_task_runs_and_appends_logs_and_artifacts(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     first = _task_run(fr.flow_run_id, state=S.RUNNING, end_time=None, history=((S.RUNNING, NOW),))
@@ -226,7 +222,7 @@ def test_write_records_upserts_task_runs_and_appends_logs_and_artifacts(store: S
     assert store.get_artifacts(fr.flow_run_id, key="report") == [art1]
 
 
-def test_the_last_snapshot_of_a_batch_wins(store: SqlOrchestration) -> None:
+def test_the_last_snapshot_of_a_batch_wins(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     running = _task_run(fr.flow_run_id, state=S.RUNNING, end_time=None)
@@ -235,7 +231,7 @@ def test_the_last_snapshot_of_a_batch_wins(store: SqlOrchestration) -> None:
     assert store.get_task_runs(fr.flow_run_id) == [done]
 
 
-def test_a_failing_batch_leaves_nothing(store: SqlOrchestration) -> None:
+def test_a_failing_batch_leaves_nothing(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     kept = _task_run(fr.flow_run_id, 0)
@@ -261,7 +257,7 @@ def test_a_failing_batch_leaves_nothing(store: SqlOrchestration) -> None:
         store.write_records([_task_run("missing")])
 
 
-def test_invalid_records_are_refused_with_the_value(store: SqlOrchestration) -> None:
+def test_invalid_records_are_refused_with_the_value(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     with pytest.raises(InvalidInput, match=r"attempts of task run .* integer, got 1.5"):
@@ -277,7 +273,7 @@ def test_invalid_records_are_refused_with_the_value(store: SqlOrchestration) -> 
     assert store.get_task_runs(fr.flow_run_id) == []
 
 
-def test_task_runs_come_by_start_time_then_in_order_of_first_write(store: SqlOrchestration) -> None:
+def test_task_runs_come_by_start_time_then_in_order_of_first_write(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)
     late = _task_run(fr.flow_run_id, 0, start_time=NOW + 50)
@@ -296,7 +292,7 @@ def test_task_runs_come_by_start_time_then_in_order_of_first_write(store: SqlOrc
 # ------------------------------------------------------------------------------------------- search
 
 
-def test_search_filters_and_pages_newest_first(store: SqlOrchestration) -> None:
+def test_search_filters_and_pages_newest_first(store: OrchestrationStore) -> None:
     parent = _flow_run(flow_name="main", start_time=NOW - 1000, state=S.COMPLETED)
     store.create_flow_run(parent)
     runs = [
@@ -336,7 +332,7 @@ def test_search_filters_and_pages_newest_first(store: SqlOrchestration) -> None:
     assert store.search_flow_runs(flow_name="etl", max_results=5).token is None
 
 
-def test_search_refuses_bad_arguments(store: SqlOrchestration) -> None:
+def test_search_refuses_bad_arguments(store: OrchestrationStore) -> None:
     with pytest.raises(InvalidInput, match="max_results must be between 1 and 10000, got 0"):
         store.search_flow_runs(max_results=0)
     with pytest.raises(InvalidInput, match="max_results must be between 1 and 10000, got 10001"):
@@ -351,7 +347,7 @@ def test_search_refuses_bad_arguments(store: SqlOrchestration) -> None:
 
 
 def test_a_flow_run_whose_process_exited_is_crashed_with_its_unfinished_task_runs(
-    store: SqlOrchestration,
+    store: OrchestrationStore,
 ) -> None:
     pid = _exited_pid()
     fr = _flow_run(pid=pid, heartbeat_time=int(time.time() * 1000))
@@ -378,7 +374,7 @@ def test_a_flow_run_whose_process_exited_is_crashed_with_its_unfinished_task_run
     assert store.get_flow_run(fr.flow_run_id) == got  # marked once
 
 
-def test_a_pid_no_process_can_have_is_gone(store: SqlOrchestration) -> None:
+def test_a_pid_no_process_can_have_is_gone(store: OrchestrationStore) -> None:
     fr = _flow_run(pid=2**22 + 12345)
     store.create_flow_run(fr)
     running = _task_run(fr.flow_run_id, state=S.RUNNING, end_time=None)
@@ -388,7 +384,7 @@ def test_a_pid_no_process_can_have_is_gone(store: SqlOrchestration) -> None:
 
 
 def test_a_stale_heartbeat_on_another_host_is_a_crash_and_a_live_run_stays_running(
-    store: SqlOrchestration,
+    store: OrchestrationStore,
 ) -> None:
     now = int(time.time() * 1000)
     stale = _flow_run(host="elsewhere", pid=1, start_time=now - 600_000, heartbeat_time=now - 120_000)
@@ -412,10 +408,18 @@ def test_a_stale_heartbeat_on_another_host_is_a_crash_and_a_live_run_stays_runni
     assert {fr.flow_run_id for fr in running} == {beating.flow_run_id, here.flow_run_id}
     assert store.get_flow_run(finished.flow_run_id) == finished
 
-    store.stale_after_ms = 10 * 60_000
+
+# in process only: the limit is a setting of the store (over HTTP, of the server's store)
+@pytest.mark.backends("sqlite", "postgres")
+def test_the_heartbeat_limit_is_the_store_s(store: OrchestrationStore) -> None:
+    assert isinstance(store, SqlOrchestration)
+    now = int(time.time() * 1000)
     young = _flow_run(host="elsewhere", pid=1, start_time=now - 120_000, heartbeat_time=None)
     store.create_flow_run(young)
+    store.stale_after_ms = 10 * 60_000
     assert store.get_flow_run(young.flow_run_id).state == S.RUNNING
+    store.stale_after_ms = 60_000
+    assert store.get_flow_run(young.flow_run_id).state == S.CRASHED
 
 
 # ------------------------------------------------------------------------------------------- cache
@@ -433,7 +437,7 @@ def _entry(key: str, **changes: Any) -> CacheEntry:
     return dataclasses.replace(base, **changes)
 
 
-def test_cache_entries_expire(store: SqlOrchestration) -> None:
+def test_cache_entries_expire(store: OrchestrationStore) -> None:
     forever, soon = _entry("a" * 64), _entry("b" * 64, expires_time=NOW + 1000)
     store.put_cache_entry(forever)
     store.put_cache_entry(soon)
@@ -446,7 +450,7 @@ def test_cache_entries_expire(store: SqlOrchestration) -> None:
     assert store.get_cache_entry(soon.cache_key, NOW + 5000) == newer
 
 
-def test_clear_cache_by_flow_and_by_task(store: SqlOrchestration) -> None:
+def test_clear_cache_by_flow_and_by_task(store: OrchestrationStore) -> None:
     entries = [
         _entry("1"),
         _entry("2", task_key="pipelines.train:evaluate"),
@@ -473,7 +477,7 @@ def test_clear_cache_by_flow_and_by_task(store: SqlOrchestration) -> None:
     assert left() == []
 
 
-def test_invalid_cache_entries_are_refused(store: SqlOrchestration) -> None:
+def test_invalid_cache_entries_are_refused(store: OrchestrationStore) -> None:
     with pytest.raises(InvalidInput, match="cache_key must not be empty"):
         store.put_cache_entry(_entry(""))
     with pytest.raises(InvalidInput, match="expires_time of cache entry 'k' must be an integer, got 'never'"):

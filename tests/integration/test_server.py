@@ -104,7 +104,7 @@ def test_a_rest_client_may_leave_ids_and_times_to_the_server(http: httpx.Client)
     created = http.post(f"{API}/experiments", json={"name": f"curl-{uuid.uuid4().hex}"})
     assert created.status_code == 201
     experiment = created.json()
-    assert experiment["artifact_location"].endswith(f"/artifacts/{experiment['experiment_id']}")
+    assert experiment["artifact_location"] == f"loopml-artifacts:/{experiment['experiment_id']}"
     run = http.post(f"{API}/runs", json={"experiment_id": experiment["experiment_id"], "run_name": "r"})
     assert run.status_code == 201
     run_id = run.json()["info"]["run_id"]

@@ -179,6 +179,8 @@ def test_a_client_on_an_http_uri_sends_the_token_from_the_settings(monkeypatch: 
     assert client.get_experiment_by_name("churn") is None
     assert seen[0].headers["authorization"] == "Bearer tok-123"
     assert str(seen[0].url) == "https://loopml.example/prefix/api/v1/experiments?name=churn"
-    with pytest.raises(LoopmlError, match="registry is not available through a loopml server yet"):
+    with pytest.raises(LoopmlError, match="RegisteredModel"):  # the scripted answer is not one
         client.get_registered_model("churn")
+    assert str(seen[1].url) == "https://loopml.example/prefix/api/v1/registered-models/churn"
+    assert seen[1].headers["authorization"] == "Bearer tok-123"
     client.close()

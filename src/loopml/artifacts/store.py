@@ -6,6 +6,10 @@ resolved destination must also stay inside the resolved root, so a symlink plant
 cannot redirect a read or a write. Local writes are atomic (a temporary file in the destination
 directory, then ``os.replace``); object stores write whole objects anyway.
 
+``loopml-artifacts:/...`` roots are artifacts kept by a loopml server: their filesystem
+(:mod:`.proxy`) streams every file through the server's REST API. :meth:`ArtifactStore.open_upload`
+and :meth:`ArtifactStore.open_reader` move one file as a stream of chunks (:mod:`.streams`).
+
 fsspec is imported when a store is built, never when this module is imported.
 """
 
@@ -28,6 +32,8 @@ from loopml.entities import FileInfo
 from loopml.errors import Conflict, InvalidInput, LoopmlError, MissingExtra, NotFound, StoreError
 
 from .paths import safe_relpath
+from .streams import ArtifactReader, ArtifactUpload, check_sha256, is_partial, open_reader, open_sink
+from .uris import is_server_uri
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -119,6 +125,29 @@ class ArtifactStore:
 
     # -- reading ----------------------------------------------------------------------------
 
+    # -- streams ----------------------------------------------------------------------------
+
+    def open_upload(self, artifact_file: str, *, sha256: str | None = None) -> ArtifactUpload:
+        """Start writing ``artifact_file`` chunk by chunk (see :mod:`loopml.artifacts.streams`).
+
+        Nothing is visible until ``commit()``, which checks the content against ``sha256`` (when
+        given) and raises InvalidInput, leaving nothing behind, when they differ.
+        """
+        rel = _file_relpath(artifact_file)
+        expected = None if sha256 is None else check_sha256(sha256)
+        target = self._target(rel)
+        with self._guard("write", rel):
+            sink = open_sink(self._fs, target, local=self._local, expected=expected)
+        return ArtifactUpload(sink, rel, expected, lambda: self._guard("write", rel))
+
+    def open_reader(self, path: str) -> ArtifactReader:
+        """The artifact file ``path`` open for reading in chunks, with its size and (when the
+        storage kept it) its sha256. NotFound when missing; InvalidInput for a directory."""
+        rel = _file_relpath(path)
+        target = self._target(rel)
+        with self._guard("read", rel):
+            return open_reader(self._fs, target, local=self._local, path=rel)
+
     def list(self, path: str | None = None) -> builtins.list[FileInfo]:
         """The direct children of directory ``path`` (root by default), sorted; ``[]`` if missing."""
         rel = safe_relpath(path)
@@ -132,8 +161,8 @@ class ArtifactStore:
         infos = []
         for entry in entries:
             child = self._rel_of(entry["name"])
-            if child == rel:  # ``path`` is a file, or a directory marker object
-                continue
+            if child == rel or is_partial(child) or not self._inside(child):
+                continue  # ``path`` itself (a file, a directory marker), a write in progress
             is_dir = entry["type"] == "directory"
             infos.append(FileInfo(child, is_dir, None if is_dir else int(entry["size"])))
         return sorted(infos, key=lambda info: info.path)
@@ -182,6 +211,8 @@ class ArtifactStore:
         plan = []
         for name in names:
             child = self._rel_of(name)
+            if is_partial(child):
+                continue
             sub = child[len(rel) + 1 :] if rel else child
             sub = safe_relpath(sub, what="stored artifact path")
             plan.append((self._target(child), os.path.join(local, *sub.split("/")), child))
@@ -202,8 +233,17 @@ class ArtifactStore:
                     f"artifact path {rel!r} resolves to {real!r}, outside the artifact root {real_root!r}"
                     " (a symlink inside the root points out of it)",
                     path=rel,
+                    kind="symlink",
                 )
         return full
+
+    def _inside(self, rel: str) -> bool:
+        """Whether ``rel`` resolves inside the root (always true outside a local root)."""
+        try:
+            self._target(rel)
+        except InvalidInput:
+            return False
+        return True
 
     def _rel_of(self, name: str) -> str:
         prefix = f"{self._root}/"
@@ -260,6 +300,10 @@ def _open_root(root_uri: str, options: dict[str, Any]) -> tuple[AbstractFileSyst
 
     if not root_uri:
         raise InvalidInput("the artifact root URI is empty", root_uri=root_uri)
+    if is_server_uri(root_uri):
+        from .proxy import open_server_root
+
+        return open_server_root(root_uri, options)
     protocol = get_protocol(root_uri)
     try:
         if protocol in ("file", "local"):

@@ -21,8 +21,10 @@ from .db import db
 from .experiments import experiments
 from .flows import cache, flows
 from .models import models
+from .permissions import permissions
 from .runs import runs
 from .server import server
+from .users import create_admin, users
 
 __all__ = ["cli", "main"]
 
@@ -90,6 +92,9 @@ cli.add_command(db)
 cli.add_command(flows)
 cli.add_command(cache)
 cli.add_command(server)
+cli.add_command(users)
+cli.add_command(permissions)
+server.add_command(create_admin)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,6 +43,12 @@ GRACEFUL_SHUTDOWN_S = 30
     "--workers", default=1, show_default=True, type=click.IntRange(1, None), help="Worker processes."
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require API tokens and check permissions (see `loopml server create-admin`). "
+    "[default: LOOPML_SERVER_AUTH, else off]",
+)
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -52,6 +58,7 @@ def server(
     port: int,
     workers: int,
     access_log: bool,
+    auth: bool | None,
 ) -> None:
     """Run the loopml server: the REST API (docs at /docs), /health and /ready.
 
@@ -62,9 +69,16 @@ def server(
         return
     from ..settings import load_settings
 
-    settings = load_settings(backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination)
+    settings = load_settings(
+        backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination, server_auth=auth
+    )
     uri = settings.resolved_backend_store_uri
     check_store(uri, settings.sqlite_busy_timeout_s)
+    if settings.server_auth:
+        from .users import warn_without_admin
+
+        warn_without_admin(uri, settings.sqlite_busy_timeout_s)
+    os.environ["LOOPML_SERVER_AUTH"] = "1" if settings.server_auth else "0"
     os.environ["LOOPML_BACKEND_STORE_URI"] = uri
     os.environ["LOOPML_ARTIFACTS_DESTINATION"] = settings.resolved_artifacts_destination
     run_uvicorn(host=host, port=port, workers=workers, access_log=access_log)

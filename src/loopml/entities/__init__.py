@@ -25,8 +25,15 @@ from .paged_list import PagedList as PagedList
 from .run import Run as Run
 from .run import RunData as RunData
 from .run import RunInfo as RunInfo
+from .user import ApiToken as ApiToken
+from .user import IssuedToken as IssuedToken
+from .user import Permission as Permission
+from .user import PermissionLevel as PermissionLevel
+from .user import ResourceKind as ResourceKind
+from .user import User as User
 
 __all__ = [
+    "ApiToken",
     "CacheEntry",
     "Dataset",
     "DatasetInput",
@@ -34,6 +41,7 @@ __all__ = [
     "Experiment",
     "FileInfo",
     "FlowRun",
+    "IssuedToken",
     "LifecycleStage",
     "LogRecord",
     "Metric",
@@ -43,7 +51,10 @@ __all__ = [
     "ModelVersion",
     "PagedList",
     "Param",
+    "Permission",
+    "PermissionLevel",
     "RegisteredModel",
+    "ResourceKind",
     "Run",
     "RunArtifact",
     "RunData",
@@ -52,4 +63,5 @@ __all__ = [
     "RunTag",
     "StateType",
     "TaskRun",
+    "User",
 ]

@@ -2,8 +2,9 @@
 
 ``runs:/<run_id>/<path>`` reads the run's artifact root (in place when it is local, else it is
 downloaded); ``models:/...`` is resolved by the model registry; a local path or ``file://`` URL
-is read in place; any other fsspec URL (``s3://``, ``gs://``, ...) is downloaded to a temporary
-directory, removed when the LoadedModel is garbage-collected.
+is read in place; any other fsspec URL (``s3://``, ``gs://``, ...) and a ``loopml-artifacts:/``
+URI (through the tracking server) is downloaded to a temporary directory, removed when the
+LoadedModel is garbage-collected.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..artifacts.uris import is_server_uri
 from ..errors import InvalidInput, NotFound
 from .descriptor import ModelDescriptor, read_descriptor, verify
 from .flavor import get_flavor
 from .loaded_model import LoadedModel
 from .signature import ExtraColumns
+
+if TYPE_CHECKING:
+    from ..tracking.client import Client
 
 __all__ = ["load_from_uri", "local_path", "parse_runs_uri"]
 
@@ -64,7 +70,7 @@ def local_path(uri: str) -> str | None:
     """The local path a URI names (a plain path or ``file://``), or None for other schemes."""
     if uri.startswith("file://"):
         return os.path.abspath(uri[len("file://") :])
-    if "://" in uri:
+    if "://" in uri or is_server_uri(uri):
         return None
     return os.path.abspath(os.path.expanduser(uri))
 
@@ -96,26 +102,33 @@ def _fetch_run_artifact(uri: str) -> tuple[Path, str | None]:
     from ..tracking.fluent import _client
 
     run_id, rel = parse_runs_uri(uri)
-    root = _client().get_run(run_id).info.artifact_uri
+    client = _client()
+    root = client.get_run(run_id).info.artifact_uri
     local = local_path(root)
     if local is not None:
         model_dir = Path(local, *rel.split("/"))
         if not model_dir.exists():
             raise NotFound(f"run {run_id} has no artifact {rel!r} (from {uri!r})", run_id=run_id, path=rel)
         return model_dir, None
-    return _download(root, rel)
+    return _download(root, rel, client)
 
 
-def _download(root: str, rel: str) -> tuple[Path, str]:
-    """Copy ``rel`` under the fsspec URL ``root`` to a new temporary directory."""
+def _download(root: str, rel: str, client: Client | None = None) -> tuple[Path, str]:
+    """Copy ``rel`` under the fsspec URL ``root`` to a new temporary directory (a
+    ``loopml-artifacts:/`` root through ``client``'s server, by default the fluent API's)."""
     import shutil
     import tempfile
 
     from ..artifacts.store import ArtifactStore
 
+    if client is None and is_server_uri(root):
+        from ..tracking.fluent import _client
+
+        client = _client()
     temporary = tempfile.mkdtemp(prefix="loopml-model-")
     try:
-        downloaded = ArtifactStore(root).download(rel, temporary)
+        store = ArtifactStore(root) if client is None else client.artifacts_at(root)
+        downloaded = store.download(rel, temporary)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -15,14 +15,15 @@ from fastapi import FastAPI
 
 from .._version import __version__
 from ..store.base import Store
+from .auth import install_auth
 from .errors import install_error_handlers
 from .routes import ROUTERS
 
 __all__ = ["app_from_env", "create_app"]
 
 DESCRIPTION = """The REST API of a loopml server: experiments, runs, their params, metrics, tags,
-histories, datasets and search. Bodies and answers are JSON; NaN and infinities travel as the
-strings "NaN", "Infinity" and "-Infinity". Every error answers
+histories, datasets and search; the model registry; flow and task records. Bodies and answers
+are JSON; NaN and infinities travel as the strings "NaN", "Infinity" and "-Infinity". Every error answers
 `{"error": {"code", "message", "details"}}` with the status of the loopml error."""
 
 
@@ -31,7 +32,8 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI application serving ``store``; artifacts live under ``artifacts_destination``.
 
-    ``auth`` is kept in ``app.state.auth`` for the authentication layer. With ``close_store``
+    With ``auth`` true every route but ``/health`` needs an API token and the permission its
+    rule in :mod:`loopml.server.permissions` names (see :mod:`loopml.server.auth`). With ``close_store``
     the store is closed when the application shuts down (the app owns it).
     """
 
@@ -55,6 +57,8 @@ def create_app(
     app.state.store = store
     app.state.artifacts_destination = artifacts_destination
     app.state.auth = auth
+    if auth:
+        install_auth(app)  # before the routers and the error middleware: see install_auth
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
@@ -68,4 +72,6 @@ def app_from_env() -> FastAPI:
 
     settings = load_settings()
     store = open_store(settings.resolved_backend_store_uri, busy_timeout_s=settings.sqlite_busy_timeout_s)
-    return create_app(store, settings.resolved_artifacts_destination, close_store=True)
+    return create_app(
+        store, settings.resolved_artifacts_destination, auth=settings.server_auth, close_store=True
+    )

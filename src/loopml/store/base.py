@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from ..entities import (
+    ApiToken,
     CacheEntry,
     DatasetInput,
     Event,
     Experiment,
     FlowRun,
+    IssuedToken,
     LogRecord,
     Metric,
     MetricHistory,
@@ -18,13 +20,17 @@ from ..entities import (
     ModelVersion,
     PagedList,
     Param,
+    Permission,
+    PermissionLevel,
     RegisteredModel,
+    ResourceKind,
     Run,
     RunArtifact,
     RunStatus,
     RunTag,
     StateType,
     TaskRun,
+    User,
 )
 
 ViewType = Literal["active", "deleted", "all"]
@@ -43,6 +49,11 @@ class Store(Protocol):
     @property
     def orchestration(self) -> OrchestrationStore:
         """Flow runs, task runs, their logs and artifacts, and the task cache, in the same database."""
+        ...
+
+    @property
+    def users(self) -> UserStore:
+        """Users, API tokens and permissions of a server with authentication (SQL stores only)."""
         ...
 
     # experiments
@@ -235,3 +246,46 @@ class OrchestrationStore(Protocol):
     def get_cache_entry(self, cache_key: str, now: int) -> CacheEntry | None: ...
     def put_cache_entry(self, entry: CacheEntry) -> None: ...
     def clear_cache(self, flow_name: str | None = None, task_key: str | None = None) -> int: ...
+
+
+class UserStore(Protocol):
+    """Users, their API tokens and their permissions: the administration of a loopml server run
+    with ``--auth``. Not exposed over HTTP (``loopml users`` / ``loopml permissions`` talk to the
+    database). Tokens are stored as their sha256 only; :meth:`create_token` returns the secret once.
+
+    A user's level on a resource is their own grant, else the resource's default (the grant of
+    ``EVERYONE``, written when the resource is created, see :meth:`grant_creator`), else the
+    server's default level. Admins hold MANAGE on everything.
+    """
+
+    # users
+    def create_user(self, username: str, *, is_admin: bool = False) -> User: ...
+    def get_user(self, username: str) -> User: ...
+    def list_users(self) -> list[User]: ...
+
+    # API tokens (``expires_time``: ms since the epoch, None for a token that never expires)
+    def create_token(
+        self, username: str, *, expires_time: int | None = None, note: str = ""
+    ) -> IssuedToken: ...
+    def list_tokens(self, username: str | None = None) -> list[ApiToken]: ...
+    def revoke_token(self, token_id: str) -> ApiToken: ...
+    def authenticate(self, secret: str) -> User: ...
+
+    # permissions (``username`` may be ``EVERYONE``, "*": the resource's own default)
+    def get_default_level(self) -> PermissionLevel: ...
+    def set_default_level(self, level: PermissionLevel) -> None: ...
+    def set_permission(
+        self, username: str, kind: ResourceKind, resource_id: str, level: PermissionLevel
+    ) -> Permission: ...
+    def delete_permission(self, username: str, kind: ResourceKind, resource_id: str) -> None: ...
+    def list_permissions(
+        self,
+        *,
+        username: str | None = None,
+        kind: ResourceKind | None = None,
+        resource_id: str | None = None,
+    ) -> list[Permission]: ...
+    def effective_level(self, user: User, kind: ResourceKind, resource_id: str) -> PermissionLevel: ...
+    def readable(self, user: User, kind: ResourceKind, resource_ids: Sequence[str]) -> set[str]: ...
+    def grant_creator(self, user: User, kind: ResourceKind, resource_id: str) -> None: ...
+    def forget_resource(self, kind: ResourceKind, resource_id: str) -> None: ...

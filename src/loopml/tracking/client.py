@@ -48,9 +48,14 @@ def now_ms() -> int:
 
 
 def default_artifact_root(settings: Settings, tracking_uri: str) -> str:
-    """Configured root; else beside an SQLite database file; else ``<home>/artifacts``."""
+    """Configured root; else, on a loopml server, ``loopml-artifacts:/`` (the server keeps the
+    artifacts and serves them); else beside an SQLite database file; else ``<home>/artifacts``."""
     if settings.artifact_root:
         return settings.artifact_root
+    if tracking_uri.lower().startswith(("http://", "https://")):
+        from ..artifacts.uris import SERVER_ROOT
+
+        return SERVER_ROOT
     if tracking_uri.startswith("sqlite:///"):
         db_path = tracking_uri[len("sqlite:///") :]
         return (Path(db_path).expanduser().absolute().parent / "artifacts").as_posix()
@@ -291,9 +296,17 @@ class Client:
     # ---- artifacts --------------------------------------------------------------------------------
 
     def artifact_store(self, run_id: str) -> ArtifactStore:
-        from ..artifacts.store import ArtifactStore
+        return self.artifacts_at(self.get_run(run_id).info.artifact_uri)
 
-        return ArtifactStore(self.get_run(run_id).info.artifact_uri)
+    def artifacts_at(self, uri: str) -> ArtifactStore:
+        """The ArtifactStore of an artifact URI; a ``loopml-artifacts:/`` URI is reached through
+        this client's tracking server, with its token."""
+        from ..artifacts.store import ArtifactStore
+        from ..artifacts.uris import is_server_uri
+
+        if not is_server_uri(uri):
+            return ArtifactStore(uri)
+        return ArtifactStore(uri, {"tracking_uri": self.tracking_uri, "token": self.settings.tracking_token})
 
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None

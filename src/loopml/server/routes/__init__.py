@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import experiments, health, runs
+from . import artifacts, experiments, health, orchestration, registry, runs
 
 __all__ = ["ROUTERS"]
 
@@ -14,4 +14,7 @@ ROUTERS: tuple[ModuleType, ...] = (
     health,
     experiments,
     runs,
+    registry,
+    orchestration,
+    artifacts,
 )

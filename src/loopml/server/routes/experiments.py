@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from ...artifacts.uris import SERVER_ROOT
 from ...entities import LifecycleStage
 from ...store.base import ViewType
 from ..bodies import JsonBody, body_as
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 @dataclass(frozen=True)
 class NewExperiment:
     """``experiment_id`` is chosen by the client (a retried create never duplicates); when
-    empty the server picks one. ``artifact_location`` defaults to ``<artifacts destination>/<id>``."""
+    empty the server picks one. ``artifact_location`` defaults to ``loopml-artifacts:/<id>``: the
+    server keeps those artifacts in its artifacts destination and serves them (routes/artifacts.py)."""
 
     name: str
     experiment_id: str = ""
@@ -40,11 +42,10 @@ class TagValue:
 
 
 @router.post("", status_code=201, summary="Create an experiment")
-def create_experiment(body: JsonBody, store: StoreDep, request: Request) -> Response:
+def create_experiment(body: JsonBody, store: StoreDep) -> Response:
     new = body_as(NewExperiment, body)
     experiment_id = new.experiment_id or uuid.uuid4().hex
-    root: str = request.app.state.artifacts_destination
-    location = new.artifact_location or f"{root.rstrip('/')}/{experiment_id}"
+    location = new.artifact_location or f"{SERVER_ROOT}{experiment_id}"
     experiment = store.create_experiment(experiment_id, new.name, location, new.tags)
     return json_response(experiment, 201)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from ...entities import DatasetInput, Metric, Param, RunStatus, RunTag
 from ...errors import InvalidInput
-from ...store.base import ViewType
+from ...store.base import Store, ViewType
 from ..bodies import JsonBody, OptionalJsonBody, body_as
 from ..dependencies import StoreDep
 from ..responses import json_response, no_content
@@ -94,6 +96,40 @@ def _view(value: str) -> ViewType:
     return value  # type: ignore[return-value]
 
 
+# ---- the hot writes: matched first (routes are tried in order), run on the event loop ----------
+#
+# Coroutines, unlike the other endpoints: a metric point or a small batch is stored in ~0.1 ms
+# on SQLite, less than the trip to the thread pool and back (0.2-0.3 ms) a `def` endpoint pays.
+# The event loop waits for that write; a batch of more than INLINE_BATCH_VALUES values (whose
+# decoding alone takes ~20 us per metric) goes to the thread pool instead.
+
+#: The most values a batch may hold to be stored on the event loop.
+INLINE_BATCH_VALUES = 100
+
+
+@router.post("/{run_id}/metrics", status_code=204, summary="Log one metric point")
+async def log_metric(run_id: str, body: JsonBody, store: StoreDep) -> Response:
+    store.log_metric(run_id, body_as(Metric, body, "the metric"))
+    return no_content()
+
+
+@router.post("/{run_id}/batch", status_code=204, summary="Log metrics, params and tags in one transaction")
+async def log_batch(run_id: str, body: JsonBody, store: StoreDep) -> Response:
+    values = sum(
+        len(part) for name in ("metrics", "params", "tags") if isinstance(part := body.get(name), list)
+    )
+    if values <= INLINE_BATCH_VALUES:
+        _store_batch(store, run_id, body)
+    else:
+        await run_in_threadpool(_store_batch, store, run_id, body)
+    return no_content()
+
+
+def _store_batch(store: Store, run_id: str, body: dict[str, Any]) -> None:
+    batch = body_as(Batch, body, "the batch")
+    store.log_batch(run_id, batch.metrics, batch.params, batch.tags)
+
+
 # ---- runs -------------------------------------------------------------------------------------
 
 
@@ -161,12 +197,6 @@ def terminate_run(run_id: str, store: StoreDep, body: OptionalJsonBody = None) -
 # ---- run data ---------------------------------------------------------------------------------
 
 
-@router.post("/{run_id}/metrics", status_code=204, summary="Log one metric point")
-def log_metric(run_id: str, body: JsonBody, store: StoreDep) -> Response:
-    store.log_metric(run_id, body_as(Metric, body, "the metric"))
-    return no_content()
-
-
 @router.post("/{run_id}/params", status_code=204, summary="Log one param")
 def log_param(run_id: str, body: JsonBody, store: StoreDep) -> Response:
     store.log_param(run_id, body_as(Param, body, "the param"))
@@ -182,13 +212,6 @@ def set_tag(run_id: str, key: str, body: JsonBody, store: StoreDep) -> Response:
 @router.delete("/{run_id}/tags/{key:path}", status_code=204, summary="Delete a run tag")
 def delete_tag(run_id: str, key: str, store: StoreDep) -> Response:
     store.delete_tag(run_id, key)
-    return no_content()
-
-
-@router.post("/{run_id}/batch", status_code=204, summary="Log metrics, params and tags in one transaction")
-def log_batch(run_id: str, body: JsonBody, store: StoreDep) -> Response:
-    batch = body_as(Batch, body, "the batch")
-    store.log_batch(run_id, batch.metrics, batch.params, batch.tags)
     return no_content()
 
 

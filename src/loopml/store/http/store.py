@@ -3,7 +3,7 @@
 Each method is one request to the REST API the server documents in docs/server.md; answers
 come back as the same entities (:mod:`loopml.codec`) and errors as the same LoopmlError
 subclasses the server's store raised. The model registry and the orchestration records are
-added by :mod:`.registry` and :mod:`.orchestration` (not built yet: their properties raise).
+:mod:`.registry` (HttpRegistry) and :mod:`.orchestration` (HttpOrchestration) on the same transport.
 
 Idempotency (see transport.py): creates carry the client's id and are retried; when a retried
 create finds its own first attempt stored, the stored entity is the answer. Appending metric
@@ -29,12 +29,13 @@ from ...entities import (
     RunStatus,
     RunTag,
 )
-from ...errors import AlreadyExists, InvalidInput, LoopmlError, NotFound
+from ...errors import AlreadyExists, InvalidInput, NotFound
 from .. import validation as v
 from .transport import Transport
 
 if TYPE_CHECKING:
-    from ..base import OrchestrationStore, RegistryStore, ViewType
+    from ..base import OrchestrationStore, RegistryStore, UserStore, ViewType
+    from .async_logging import AsyncLogging
 
 __all__ = ["API", "HttpStore", "segment"]
 
@@ -52,41 +53,75 @@ class HttpStore:
     """The tracking part of the Store protocol against a loopml server at ``uri``.
 
     ``token`` (default: the ``LOOPML_TRACKING_TOKEN`` setting) is sent as a bearer token.
+    With ``async_logging`` (default: the ``LOOPML_ASYNC_LOGGING`` setting) ``log_metric``,
+    ``log_param`` and ``set_tag`` are queued and sent in batches (see :mod:`.async_logging`).
     """
 
     def __init__(
-        self, uri: str, *, token: str | None = None, timeout: float = 30.0, retries: int = 3
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        async_logging: bool | None = None,
     ) -> None:
-        if token is None:
+        if token is None or async_logging is None:
             from ...settings import load_settings
 
-            token = load_settings().tracking_token
+            settings = load_settings()
+            token = settings.tracking_token if token is None else token
+            async_logging = settings.async_logging if async_logging is None else async_logging
         self.uri = uri
         self.transport = Transport(uri, token=token or None, timeout=timeout, retries=retries)
+        self._queue: AsyncLogging | None = None
+        if async_logging:
+            from .async_logging import AsyncLogging
+
+            self._queue = AsyncLogging(self._send_batch)
 
     def __repr__(self) -> str:
         return f"HttpStore({self.uri!r})"
 
     def close(self) -> None:
-        self.transport.close()
+        try:
+            if self._queue is not None:
+                self._queue.close()
+        finally:
+            self.transport.close()
+
+    def flush(self) -> None:
+        """Wait until the values queued by asynchronous logging are sent (no-op without it);
+        raise the error of a background send, if any."""
+        if self._queue is not None:
+            self._queue.flush()
 
     @property
     def registry(self) -> RegistryStore:
-        raise LoopmlError(
-            f"the model registry is not available through a loopml server yet ({self.uri}); "
-            "use a sqlite:// or postgresql:// tracking URI for it",
-            feature="registry",
-        )
+        """The model registry over this server's transport (stateless: built on each access)."""
+        from .registry import HttpRegistry
+
+        return HttpRegistry(self.transport)
 
     @property
     def orchestration(self) -> OrchestrationStore:
-        raise LoopmlError(
-            f"flow and task records are not available through a loopml server yet ({self.uri}); "
-            "use a sqlite:// or postgresql:// tracking URI for flows",
-            feature="orchestration",
+        """Flow and task records over this server's transport (stateless: built on each access)."""
+        from .orchestration import HttpOrchestration
+
+        return HttpOrchestration(self.transport)
+
+    @property
+    def users(self) -> UserStore:
+        raise InvalidInput(
+            f"users, tokens and permissions are administered on the server's database, not through "
+            f"the server ({self.uri}); run `loopml users` / `loopml permissions` with "
+            "--backend-store-uri set to the server's store",
+            feature="users",
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._queue is not None:  # every other call waits for the queued values first
+            return self._queue.before(lambda: self.transport.request(method, API + path, **kwargs))
         return self.transport.request(method, API + path, **kwargs)
 
     # ---- experiments ------------------------------------------------------------------------
@@ -185,14 +220,20 @@ class HttpStore:
     # ---- run data ---------------------------------------------------------------------------
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
+        if self._queue is not None:
+            return self._queue.log_metric(run_id, metric)
         body = _encode(_sendable(metric))
         self._call("POST", f"/runs/{segment(run_id)}/metrics", json=body, idempotent=False)
 
     def log_param(self, run_id: str, param: Param) -> None:
+        if self._queue is not None:
+            return self._queue.log_param(run_id, param)
         body = {"key": param.key, "value": _string(param.value)}
         self._call("POST", f"/runs/{segment(run_id)}/params", json=body)
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
+        if self._queue is not None:
+            return self._queue.set_tag(run_id, tag)
         self._call(
             "PUT", f"/runs/{segment(run_id)}/tags/{segment(tag.key)}", json={"value": _string(tag.value)}
         )
@@ -208,13 +249,18 @@ class HttpStore:
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        body = {
-            "metrics": _encode([_sendable(m) for m in metrics]),
-            "params": [{"key": p.key, "value": _string(p.value)} for p in params],
-            "tags": [{"key": t.key, "value": _string(t.value)} for t in tags],
-        }
         # params and tags are sets (idempotent); metric points are appended (not)
+        body = _batch_body(metrics, params, tags)
         self._call("POST", f"/runs/{segment(run_id)}/batch", json=body, idempotent=not metrics)
+
+    def _send_batch(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> None:
+        """``log_batch`` for the asynchronous logging thread (no wait for its own queue)."""
+        body = _batch_body(metrics, params, tags)
+        self.transport.request(
+            "POST", f"{API}/runs/{segment(run_id)}/batch", json=body, idempotent=not metrics
+        )
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         data = self._call("GET", f"/runs/{segment(run_id)}/metrics/{segment(key)}/history")
@@ -260,6 +306,14 @@ class HttpStore:
         }
         page: PagedList[Run] = codec.decode(PagedList[Run], self._call("POST", "/runs/search", json=body))
         return page
+
+
+def _batch_body(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> dict[str, Any]:
+    return {
+        "metrics": _encode([_sendable(m) for m in metrics]),
+        "params": [{"key": p.key, "value": _string(p.value)} for p in params],
+        "tags": [{"key": t.key, "value": _string(t.value)} for t in tags],
+    }
 
 
 def _encode(value: Any) -> Any:

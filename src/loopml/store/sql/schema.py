@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -394,4 +394,62 @@ task_cache = sa.Table(
     sa.Column("expires_time", sa.BigInteger, nullable=True),
     sa.Index("ix_task_cache_flow_name", "flow_name"),
     sa.Index("ix_task_cache_task_key", "task_key"),
+)
+
+
+# ---- users, API tokens and permissions (migration 0006) ----------------------------------
+
+USERNAME_LENGTH = 256
+#: ``permissions.user_id`` of a resource's own default level (every user without a grant).
+EVERYONE_ID = "*"
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("username", sa.String(USERNAME_LENGTH), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("username", name="uq_users_username"),
+)
+
+# Tokens are looked up by the sha256 of the secret (unique); the secret itself is never stored.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.String(ID_LENGTH),
+        sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("note", sa.String(256), nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("expires_time", sa.BigInteger, nullable=True),
+    sa.Column("revoked_time", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+)
+
+# (kind, resource_id, user_id): a check reads the user's row and the resource's EVERYONE_ID row.
+# No foreign keys: a resource's rows name it by id or name, and EVERYONE_ID is no user.
+permissions = sa.Table(
+    "permissions",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("resource_id", sa.String(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("user_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Index("ix_permissions_user_id", "user_id"),
+)
+
+# Server-wide settings of authentication, one row each (the default level for new resources).
+auth_settings = sa.Table(
+    "auth_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
 )

@@ -39,6 +39,7 @@ from .migration import ensure_schema
 from .orchestration import SqlOrchestration
 from .registry import SqlRegistry
 from .statements import METRIC_COLUMNS, Statements
+from .users import SqlUsers
 
 MAX_PAGE = 50_000
 _VIEWS: dict[str, tuple[str, ...]] = {
@@ -75,6 +76,7 @@ class SqlStore:
         self._lock = threading.Lock()
         self._open()
         self.orchestration = SqlOrchestration(self)
+        self.users = SqlUsers(self)
 
     def _open(self) -> None:
         self._pid = os.getpid()
