@@ -61,11 +61,13 @@ def _name(prefix: str = "churn") -> str:
 
 
 def test_log_register_alias_and_load_a_model_through_the_server(
-    through_server: Path, in_postgres: Client, request: pytest.FixtureRequest
+    through_server: Path, in_postgres: Client, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("sklearn")
     from sklearn.linear_model import LinearRegression
 
+    # an experiment of its own: the server's Default experiment outlives the tests that share it
+    monkeypatch.setenv("LOOPML_EXPERIMENT_NAME", _name("models"))
     X = pd.DataFrame({"x1": np.arange(20.0), "x2": np.arange(20.0) % 3})
     model = LinearRegression().fit(X, 2 * X["x1"] - X["x2"] + 1)
     name = _name()
