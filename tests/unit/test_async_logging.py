@@ -149,3 +149,32 @@ def test_a_closed_queue_takes_values_again(queue: AsyncLogging, sender: Sender) 
     queue.log_metric("r", Metric("m", 2.0, 2, 1))
     queue.flush()
     assert [m.value for m in sender.metrics("r")] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("no", False)],
+)
+def test_the_setting_reads_booleans(monkeypatch: pytest.MonkeyPatch, text: str, expected: bool) -> None:
+    from loopml.settings import load_settings
+
+    monkeypatch.setenv("LOOPML_ASYNC_LOGGING", text)
+    assert load_settings().async_logging is expected
+
+
+def test_a_setting_that_is_not_a_boolean_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopml.settings import load_settings
+
+    monkeypatch.setenv("LOOPML_ASYNC_LOGGING", "sometimes")
+    with pytest.raises(InvalidInput, match="LOOPML_ASYNC_LOGGING = 'sometimes' is invalid"):
+        load_settings()
+
+
+def test_the_http_store_queues_only_with_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopml.store.http import HttpStore
+
+    monkeypatch.setenv("LOOPML_ASYNC_LOGGING", "true")
+    assert HttpStore("http://127.0.0.1:9")._queue is not None
+    assert HttpStore("http://127.0.0.1:9", async_logging=False)._queue is None
+    monkeypatch.delenv("LOOPML_ASYNC_LOGGING")
+    assert HttpStore("http://127.0.0.1:9")._queue is None

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -191,3 +192,121 @@ def test_httpx_carries_the_requests_only_when_a_proxy_applies(monkeypatch: pytes
     assert isinstance(transport_module._new_client("https://10.1.2.3", headers, 5.0), Connections)
     monkeypatch.setenv("NO_PROXY", "10.1.2.3")
     assert isinstance(transport_module._new_client("http://10.1.2.3:5000", headers, 5.0), Connections)
+
+
+class Pieces:
+    """A socket whose ``recv`` hands out ``data`` a few bytes at a time, then EOF."""
+
+    def __init__(self, data: bytes, step: int = 3) -> None:
+        self.parts = [data[i : i + step] for i in range(0, len(data), step)]
+
+    def recv(self, _n: int) -> bytes:
+        return self.parts.pop(0) if self.parts else b""
+
+
+OK, OK10 = b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 200 OK\r\n"
+CHUNKED = b"Transfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n2\r\nef\r\n0\r\nT: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "method", "expected"),
+    [
+        (OK + b"Content-Length: 5\r\n\r\nhello", "GET", (200, b"hello", False)),
+        (b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n", "POST", (204, b"", False)),
+        (OK + b"Content-Length: 3\r\nConnection: close\r\n\r\nabc", "GET", (200, b"abc", True)),
+        (OK10 + b"Content-Length: 2\r\n\r\nok", "GET", (200, b"ok", True)),
+        (OK10 + b"Connection: keep-alive\r\nContent-Length: 2\r\n\r\nok", "GET", (200, b"ok", False)),
+        (OK + b"\r\nuntil the end", "GET", (200, b"until the end", True)),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + OK + b"Content-Length: 2\r\n\r\n{}", "POST", (200, b"{}", False)),
+        (OK + CHUNKED, "GET", (200, b"abcdef", False)),
+    ],
+)
+def test_answers_are_read_whole_from_any_split(
+    raw: bytes, method: str, expected: tuple[int, bytes, bool]
+) -> None:
+    for step in (1, 3, len(raw)):
+        assert transport_module.read_answer(Pieces(raw, step), method) == expected  # type: ignore[arg-type]
+
+
+def test_bytes_past_the_answer_close_the_connection() -> None:
+    raw = OK + b"Content-Length: 2\r\n\r\nokEXTRA"
+    assert transport_module.read_answer(Pieces(raw, len(raw)), "GET") == (200, b"ok", True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"", "RemoteDisconnected"),
+        (b"HTTP/1.1 200 OK\r\nContent-Len", "IncompleteRead"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "IncompleteRead"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "BadStatusLine"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "without a colon"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+    ],
+)
+def test_broken_answers_raise(raw: bytes, error: str) -> None:
+    import http.client
+
+    with pytest.raises(http.client.HTTPException) as caught:
+        transport_module.read_answer(Pieces(raw), "GET")  # type: ignore[arg-type]
+    assert error in f"{type(caught.value).__name__}: {caught.value}"
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files), made with cryptography."""
+    import datetime
+    import ipaddress
+
+    pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_checks_the_certificate_and_keeps_the_connection(
+    serve: Callable[[Behaviour], Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert_file, key_file = self_signed(tmp_path)
+    server = serve(json_answer(200, {"ok": True}))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    url = server.url.replace("http://", "https://")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(StoreError, match="CERTIFICATE_VERIFY_FAILED"):
+        Transport(url, retries=0).request("GET", "/x")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    t = Transport(url, retries=0)
+    assert [t.request("GET", "/x") for _ in range(3)] == [{"ok": True}] * 3
+    assert len(server.ports()) == 1
+    t.close()

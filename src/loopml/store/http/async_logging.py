@@ -147,7 +147,7 @@ class AsyncLogging:
             self._reset()
         with self._cond:
             self._queue.append((run_id, value))
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="loopml-async-logging", daemon=True)
                 self._thread.start()
             if len(self._queue) >= self.max_values:
