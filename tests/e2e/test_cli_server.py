@@ -128,3 +128,28 @@ def test_flows_runs_list_and_show_through_the_server(server: str) -> None:
     assert "the data is late" in details["error"]
     missing = invoke(server, "flows", "runs", "show", "0" * 32)
     assert missing.exit_code == 3 and "no flow run with id" in missing.stderr
+
+
+def test_experiments_runs_and_cache_commands_through_the_server(server: str) -> None:
+    experiment = f"cli-{uuid.uuid4().hex[:8]}"
+    created = invoke(server, "experiments", "create", experiment)
+    assert created.exit_code == 0, created.output
+    listed = json.loads(invoke(server, "experiments", "list", "--json").stdout)
+    assert experiment in [e["name"] for e in listed]
+    with fluent_api_on(server):
+        found = loopml.get_experiment_by_name(experiment)
+        assert found is not None
+        with loopml.start_run(experiment_id=found.experiment_id, run_name="through-http") as run:
+            loopml.log_params({"alpha": 0.5})
+            loopml.log_metric("auc", 0.91)
+            loopml.log_text("hello", "notes/hello.txt")
+    runs = json.loads(invoke(server, "runs", "list", "--experiment", experiment, "--json").stdout)
+    assert [(r["info"]["run_id"], r["metrics"]["auc"], r["params"]["alpha"]) for r in runs] == [
+        (run.info.run_id, 0.91, "0.5")
+    ]
+    shown = invoke(server, "runs", "show", run.info.run_id)
+    assert shown.exit_code == 0 and "through-http" in shown.stdout and "notes/hello.txt" in shown.stdout
+    cleared = invoke(server, "cache", "clear", "--task", f"never-{experiment}")
+    assert cleared.exit_code == 0 and "removed 0 cache entries" in cleared.stdout
+    missing = invoke(server, "runs", "show", "0" * 32)
+    assert missing.exit_code == 3 and "0" * 32 in missing.stderr
