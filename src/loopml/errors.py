@@ -5,7 +5,8 @@ knows the HTTP status a server answers with and the exit code the CLI ends with:
 
     LoopmlError                  500  exit 1   something went wrong inside loopml
     ├── InvalidInput             400  exit 2   a value given by the caller is not acceptable
-    │   └── InvalidFilter        400  exit 2   a search filter does not parse (names the position)
+    │   ├── InvalidFilter        400  exit 2   a search filter does not parse (names the position)
+    │   └── PayloadTooLarge      413  exit 2   a request body above the server's limit
     ├── Unauthenticated          401  exit 6   no or bad credentials
     ├── PermissionDenied         403  exit 7   credentials lack the permission
     ├── NotFound                 404  exit 3   an id or name that does not exist
@@ -14,6 +15,8 @@ knows the HTTP status a server answers with and the exit code the CLI ends with:
     ├── StoreError               503  exit 10  the metadata or artifact store failed
     ├── RunTimedOut              504  exit 12  a task or flow run exceeded its timeout_seconds
     ├── UpstreamFailed           424  exit 13  a task did not run: a task it waits for failed
+    ├── ModelFailed              500  exit 14  a served model raised while predicting
+    ├── NotReady                 503  exit 15  a served model is not loaded yet
     │   └── SchemaOutdated       503  exit 10  the database schema needs ``loopml db upgrade``
     └── MissingExtra             500  exit 11  an optional dependency is not installed
 
@@ -32,7 +35,10 @@ __all__ = [
     "InvalidInput",
     "LoopmlError",
     "MissingExtra",
+    "ModelFailed",
     "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
     "PermissionDenied",
     "RunTimedOut",
     "SchemaOutdated",
@@ -80,6 +86,13 @@ class InvalidFilter(InvalidInput):
         super().__init__(f"{full}:\n{pointer}", filter=filter_string, position=position, expected=expected)
         self.position = position
         self.expected = expected
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body larger than the server accepts; the message gives both sizes."""
+
+    http_status = 413
+    code = "payload_too_large"
 
 
 class Unauthenticated(LoopmlError):
@@ -146,6 +159,21 @@ class UpstreamFailed(LoopmlError):
     http_status = 424
     exit_code = 13
     code = "upstream_failed"
+
+
+class ModelFailed(LoopmlError):
+    """A served model raised while predicting; the server answers 500 and keeps serving."""
+
+    exit_code = 14
+    code = "model_error"
+
+
+class NotReady(LoopmlError):
+    """A served model is still loading (or failed to load); ``GET /ready`` says which."""
+
+    http_status = 503
+    exit_code = 15
+    code = "not_ready"
 
 
 class MissingExtra(LoopmlError):

@@ -23,6 +23,7 @@ from .flows import cache, flows
 from .models import models
 from .permissions import permissions
 from .runs import runs
+from .serve import serve
 from .server import server
 from .users import create_admin, users
 
@@ -92,6 +93,7 @@ cli.add_command(db)
 cli.add_command(flows)
 cli.add_command(cache)
 cli.add_command(server)
+cli.add_command(serve)
 cli.add_command(users)
 cli.add_command(permissions)
 server.add_command(create_admin)

@@ -60,15 +60,31 @@ class LoadedModel:
     def flavor(self) -> str:
         return self._descriptor.flavor
 
-    def predict(self, data: Any) -> Any:
-        """The model's predictions for ``data`` (the flavor's own output type, e.g. a numpy array)."""
-        return self._predictor.predict(self._prepare(data))
+    def predict(self, data: Any, *, enforce: bool = True) -> Any:
+        """The model's predictions for ``data`` (the flavor's own output type, e.g. a numpy array).
 
-    def predict_proba(self, data: Any) -> Any:
+        ``enforce=False`` skips the signature check: for a caller that has already checked
+        ``data`` and built a DataFrame of exactly the signature's columns and dtypes (the
+        scoring server checks each request itself, then predicts on the batch).
+        """
+        return self._predictor.predict(self._prepare(data) if enforce else data)
+
+    def predict_proba(self, data: Any, *, enforce: bool = True) -> Any:
         """Class probabilities, for models that estimate them; InvalidInput for the others."""
         if not self._predictor.has_proba:
             return self._predictor.predict_proba(None)  # raises the flavor's own InvalidInput
-        return self._predictor.predict_proba(self._prepare(data))
+        return self._predictor.predict_proba(self._prepare(data) if enforce else data)
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether :meth:`predict_proba` answers (a classifier estimating class probabilities)."""
+        return bool(self._predictor.has_proba)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The class labels, in the order of :meth:`predict_proba`'s columns, when the model has them."""
+        labels = getattr(self._predictor.raw, "classes_", None)
+        return None if labels is None else [_plain(label) for label in labels]
 
     def unwrap(self) -> Any:
         """The underlying model object (a scikit-learn estimator, your python-function object, ...)."""
@@ -81,6 +97,12 @@ class LoadedModel:
         if type(data).__module__ == "numpy" and getattr(data, "ndim", 0) == 2:
             data = _array_frame(data, signature)
         return signature.enforce(data, extra_columns=self._extra_columns)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (JSON-ready)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
 
 
 def _is_records_or_columns(data: Any) -> bool:
