@@ -14,11 +14,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from sklearn.linear_model import LogisticRegression
 
 import loopml
-from loopml.serving.app import create_scoring_app
+from loopml.errors import NotReady
+from loopml.serving.background import serve_in_thread
 from loopml.serving.options import ServeOptions
 from loopml.serving.served_model import ServedSpec, parse_spec
 
@@ -64,26 +64,9 @@ def save_flaky(tmp_path: Path, delay: float = 0.0) -> str:
 @contextmanager
 def serving(specs: Sequence[ServedSpec], options: ServeOptions | None = None) -> Iterator[httpx.Client]:
     """A real uvicorn server in a thread; yields a client once every model is loaded."""
-    app = create_scoring_app(specs, options or ServeOptions(log_predictions=False, poll_interval_s=0.2))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        while client.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/ready").json()
-            time.sleep(0.02)
+    options = options or ServeOptions(log_predictions=False, poll_interval_s=0.2)
+    with serve_in_thread(specs, options) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(30)
 
 
 def split(rows: list[list[float]]) -> dict[str, Any]:
@@ -289,27 +272,23 @@ def test_health_ready_metadata_and_metrics(clf: str) -> None:
 
 
 def test_a_model_that_cannot_load_is_reported_not_ready(loopml_store: loopml.Client) -> None:
-    app = create_scoring_app([parse_spec("models:/ghost@champion")], ServeOptions(log_predictions=False))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            deadline = time.monotonic() + 20
-            while client.get("/ready").json()["models"][0]["error"] is None:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-            ready = client.get("/ready")
-            assert ready.status_code == 503
-            assert "ghost" in ready.json()["models"][0]["error"]
-            answer = client.post("/predict", json=split([[1.0, 2.0]]))
-            assert answer.status_code == 503
-            assert answer.json()["error"]["code"] == "not_ready"
-            assert client.get("/health").status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    spec = parse_spec("models:/ghost@champion")
+    with (
+        pytest.raises(NotReady, match="could not load ghost: NotFound"),
+        serve_in_thread([spec], ServeOptions(log_predictions=False)),
+    ):
+        pass
+    options = ServeOptions(log_predictions=False)
+    with serve_in_thread([spec], options, require_ready=False) as url, httpx.Client(base_url=url) as client:
+        deadline = time.monotonic() + 20
+        while client.get("/ready").json()["models"][0]["error"] is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "ghost" in ready.json()["models"][0]["error"]
+        answer = client.post("/predict", json=split([[1.0, 2.0]]))
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "not_ready"
+        assert "loading failed: NotFound" in answer.json()["error"]["message"]
+        assert client.get("/health").status_code == 200
