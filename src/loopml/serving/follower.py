@@ -101,8 +101,10 @@ class Follower:
                 try:
                     served = await loop.run_in_executor(self._executor, self._check, slot)
                 except Exception as exc:
-                    slot.error = f"{type(exc).__name__}: {exc}"
-                    log.warning("could not follow %s (%s): %s", slot.spec.name, slot.spec.uri, slot.error)
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != slot.error:  # say it once, not at every poll
+                        log.warning("could not follow %s (%s): %s", slot.spec.name, slot.spec.uri, error)
+                    slot.error = error
                     continue
                 if served is not None:
                     self._swap(slot, served)
@@ -115,8 +117,7 @@ class Follower:
         version = resolve_version(slot.spec, self.registry())
         current = slot.current
         if version is None or (current is not None and current.version == str(version.version)):
-            if slot.error is not None and current is not None:
-                slot.error = None
+            slot.error = None
             return None
         return load_version(slot.spec, version)
 

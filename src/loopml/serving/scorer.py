@@ -146,16 +146,20 @@ class Scorer:
             slot = self.slot_for(name)
             slot_name = slot.spec.name
             served = slot.current
-            raw = await body()
             if served is None:
                 raise NotReady(
                     f"model {slot.spec.name!r} is not loaded yet"
                     + (f"; loading failed: {slot.error}" if slot.error else ""),
                     model=slot.spec.name,
                 )
-            rows = parse_body(raw, keys)
-            columns, conformed = served.schema.conform(rows)
-            answer = await self.batchers[slot_name].predict(
+            batcher = self.batchers[slot_name]
+            batcher.coming()
+            try:
+                rows = parse_body(await body(), keys)
+                columns, conformed = served.schema.conform(rows)
+            finally:
+                batcher.came()
+            answer = await batcher.predict(
                 served,
                 columns,
                 conformed,
