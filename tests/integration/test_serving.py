@@ -20,6 +20,7 @@ import loopml
 from loopml.errors import NotReady
 from loopml.serving.background import serve_in_thread
 from loopml.serving.options import ServeOptions
+from loopml.serving.prediction_log import read_predictions
 from loopml.serving.served_model import ServedSpec, parse_spec
 
 COLUMNS = ["a", "b"]
@@ -292,3 +293,28 @@ def test_a_model_that_cannot_load_is_reported_not_ready(loopml_store: loopml.Cli
         assert answer.json()["error"]["code"] == "not_ready"
         assert "loading failed: NotFound" in answer.json()["error"]["message"]
         assert client.get("/health").status_code == 200
+
+
+def test_every_prediction_lands_in_the_prediction_log(clf: str, tmp_path: Path) -> None:
+    root = tmp_path / "predictions"
+    options = ServeOptions(prediction_log_root=root.as_posix(), poll_interval_s=0)
+    sent: list[str] = []
+    with serving([parse_spec(clf)], options) as client:
+        for i in range(5):
+            answer = client.post("/predict", json=split([[float(i), 1.0], [2.0, float(i)]]))
+            sent.append(answer.json()["request_id"])
+    logged = read_predictions(root.as_posix(), model="clf")
+    assert len(logged) == 10
+    assert sorted(set(logged["loopml_request_id"])) == sorted(sent)
+    assert set(logged["loopml_version"]) == {"1"}
+    assert sorted(logged["a"]) == sorted([float(i) for i in range(5)] + [2.0] * 5)
+    assert (logged["loopml_latency_ms"] > 0).all()
+    assert [p.name for p in root.iterdir()] == ["model=clf"]
+
+
+def test_no_prediction_log_when_turned_off(clf: str, tmp_path: Path) -> None:
+    root = tmp_path / "predictions"
+    options = ServeOptions(log_predictions=False, prediction_log_root=root.as_posix())
+    with serving([parse_spec(clf)], options) as client:
+        assert client.post("/predict", json=split([[1.0, 1.0]])).status_code == 200
+    assert not root.exists()

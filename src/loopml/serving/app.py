@@ -175,4 +175,5 @@ def app_from_env() -> FastAPI:
         raise InvalidInput(f"{CONFIG_ENV} is not set: start the scoring server with `loopml serve`")
     config = json.loads(raw)
     specs = [ServedSpec(**m) for m in config["models"]]
-    return create_scoring_app(specs, ServeOptions(**config["options"]))
+    options = ServeOptions(**{**config["options"], "load_before_serving": True})
+    return create_scoring_app(specs, options)

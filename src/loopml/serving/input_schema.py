@@ -76,6 +76,7 @@ class InputSchema:
             s.type in _NUMPY_DTYPES and (s.required or s.type in _NULLABLE) for s in specs
         )
         self._all_double = bool(specs) and all(s.type == "double" for s in specs)
+        self._index: pd.Index | None = None
 
     def conform(self, rows: Rows) -> tuple[list[str], list[list[Any]]]:
         """(column names, rows in that order): the signature's columns, checked; or, without
@@ -95,7 +96,9 @@ class InputSchema:
         import pandas as pd
 
         if self._all_double:
-            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=columns, copy=False)
+            if self._index is None:  # one Index for every batch: cheaper frames and log checks
+                self._index = pd.Index(self.names)
+            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=self._index, copy=False)
         if self.numeric:
             cols = list(zip(*rows, strict=True))
             return pd.DataFrame(

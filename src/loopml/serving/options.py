@@ -20,7 +20,10 @@ class ServeOptions:
     - ``log_predictions`` / ``prediction_log_root``: the Parquet prediction log, by default
       under the artifact root (``<artifact root>/predictions``);
     - ``probabilities``: answer class probabilities with every prediction, not only when a
-      request asks (``"probabilities": true``).
+      request asks (``"probabilities": true``);
+    - ``load_before_serving``: load the models before the server accepts connections (each
+      worker of ``--workers N`` does, so the shared socket only reaches ready workers); by
+      default they load in the background and ``/health`` answers meanwhile.
     """
 
     poll_interval_s: float = 2.0
@@ -28,6 +31,7 @@ class ServeOptions:
     log_predictions: bool = True
     prediction_log_root: str | None = None
     probabilities: bool = False
+    load_before_serving: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.poll_interval_s, int | float) or self.poll_interval_s < 0:

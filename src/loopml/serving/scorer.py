@@ -79,7 +79,8 @@ class Scorer:
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the prediction log, then load the models in the background (``/ready`` says when)."""
+        """Open the prediction log, then load the models: in the background (``/ready`` says
+        when), or now with ``load_before_serving``."""
         if self.options.log_predictions:
             from .prediction_log import PredictionLog, default_prediction_log_root
 
@@ -87,7 +88,11 @@ class Scorer:
                 self.options.prediction_log_root or default_prediction_log_root()
             )
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._load_then_follow(), name="loopml-follower"))
+        if self.options.load_before_serving:
+            await self.follower.load_all()
+            self._tasks.append(loop.create_task(self.follower.follow(), name="loopml-follower"))
+        else:
+            self._tasks.append(loop.create_task(self._load_then_follow(), name="loopml-follower"))
 
     async def _load_then_follow(self) -> None:
         await self.follower.load_all()
