@@ -17,6 +17,7 @@ scored alone, so that only the offending one gets the error.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from ..errors import ModelFailed
 from .served_model import ServedModel
 
 __all__ = ["INLINE_BELOW_S", "Answer", "BatchDone", "MicroBatcher"]
+
+log = logging.getLogger("loopml.serving")
 
 #: A model call taking less than this (moving average) runs on the event loop when no other
 #: request is waiting; otherwise it runs in the model's worker thread.
@@ -216,7 +219,10 @@ class MicroBatcher:
             request_ids.extend([item.request_id] * n)
             latencies.extend([(done - item.started) * 1000.0] * n)
             start = end
-        self._on_batch(BatchDone(served, frame, predictions, request_ids, latencies, done - t0))
+        try:
+            self._on_batch(BatchDone(served, frame, predictions, request_ids, latencies, done - t0))
+        except Exception:  # metrics and the log never fail an answer already given
+            log.exception("recording a batch of %s failed", served.name)
 
 
 def _call(

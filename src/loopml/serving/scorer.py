@@ -204,19 +204,16 @@ class Scorer:
         plog = self.prediction_log
         if plog is None:
             return
-        try:
-            now = time.time()
-            plog.append(
-                model=served.name,
-                version=served.version,
-                request_ids=done.request_ids,
-                timestamps=[now] * len(done.request_ids),
-                inputs=done.frame,
-                outputs=done.predictions,
-                latencies_ms=done.latencies_ms,
-            )
-        except Exception:  # the log must never fail a prediction
-            log.exception("the prediction log refused a batch of %s", served.name)
+        now = time.time()
+        plog.append(
+            model=served.name,
+            version=served.version,
+            request_ids=done.request_ids,
+            timestamps=[now] * len(done.request_ids),
+            inputs=done.frame,
+            outputs=done.predictions,
+            latencies_ms=done.latencies_ms,
+        )
         self.metrics.log_dropped.set(plog.dropped)
 
     def _swapped(self, slot: ModelSlot, previous: ServedModel | None) -> None:
