@@ -11,7 +11,7 @@ help:
 	@echo "make demo         run the demo on the embedded store (./.loopml-demo)"
 	@echo "make test         run the whole test suite"
 	@echo "make lint         ruff (lint + format check) and mypy"
-	@echo "make bench        benchmarks (loopml only); make bench-peers adds MLflow and Prefect side by side"
+	@echo "make bench        benchmarks (loopml only); make bench-peers adds MLflow, Prefect, BentoML, FastAPI side by side"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py --no-peers
 	$(BIN)/python benchmarks/bench_orchestration.py --no-peers
 	$(BIN)/python benchmarks/bench_server.py --no-peers
+	$(BIN)/python benchmarks/bench_serving.py --no-peers
 
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py --install-peers
 	$(BIN)/python benchmarks/bench_models.py --install-peers
 	$(BIN)/python benchmarks/bench_orchestration.py --install-peers
 	$(BIN)/python benchmarks/bench_server.py --install-peers
+	$(BIN)/python benchmarks/bench_serving.py --install-peers
 
 clean:
 	rm -rf $(VENV) .loopml-demo .pytest_cache .mypy_cache .ruff_cache

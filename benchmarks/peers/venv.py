@@ -6,9 +6,14 @@ Each peer gets its own venv so that its dependencies never meet loopml's::
     benchmarks/.peers/mlflow/bin/pip install mlflow==3.17.2 scikit-learn pandas
     python -m venv benchmarks/.peers/prefect
     benchmarks/.peers/prefect/bin/pip install prefect==3.9.1
+    python -m venv benchmarks/.peers/bentoml
+    benchmarks/.peers/bentoml/bin/pip install bentoml==1.4.40 scikit-learn pandas
+    python -m venv benchmarks/.peers/fastapi
+    benchmarks/.peers/fastapi/bin/pip install fastapi==0.165.0 uvicorn scikit-learn pandas orjson
 
 :func:`peer_python` does exactly that when asked to install, and otherwise only looks for
-an existing venv; :func:`mlflow_python` and :func:`prefect_python` call it for each peer.
+an existing venv; :func:`mlflow_python`, :func:`prefect_python`, :func:`bentoml_python` and
+:func:`fastapi_python` call it for each peer.
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ MLFLOW_VERSION = "3.17.2"
 MLFLOW_REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "scikit-learn", "pandas")
 PREFECT_VERSION = "3.9.1"
 PREFECT_REQUIREMENTS = (f"prefect=={PREFECT_VERSION}",)
-DISPLAY_NAMES = {"mlflow": "MLflow", "prefect": "Prefect"}  # as the notes spell them
+BENTOML_VERSION = "1.4.40"
+BENTOML_REQUIREMENTS = (f"bentoml=={BENTOML_VERSION}", "scikit-learn", "pandas")
+FASTAPI_VERSION = "0.165.0"
+# plain uvicorn (no uvloop/httptools), as ../shared/bench/serving_bench.py measured it
+FASTAPI_REQUIREMENTS = (f"fastapi=={FASTAPI_VERSION}", "uvicorn", "scikit-learn", "pandas", "orjson")
+DISPLAY_NAMES = {"mlflow": "MLflow", "prefect": "Prefect", "bentoml": "BentoML", "fastapi": "FastAPI"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,16 @@ def mlflow_python(install: bool, venv: Path | None = None) -> PeerEnv:
 def prefect_python(install: bool, venv: Path | None = None) -> PeerEnv:
     """The Prefect peer venv; with ``install``, create it (or fix its prefect version) first."""
     return peer_python("prefect", "prefect", PREFECT_VERSION, PREFECT_REQUIREMENTS, install, venv)
+
+
+def bentoml_python(install: bool, venv: Path | None = None) -> PeerEnv:
+    """The BentoML peer venv; with ``install``, create it (or fix its bentoml version) first."""
+    return peer_python("bentoml", "bentoml", BENTOML_VERSION, BENTOML_REQUIREMENTS, install, venv)
+
+
+def fastapi_python(install: bool, venv: Path | None = None) -> PeerEnv:
+    """The bare FastAPI app's venv; with ``install``, create it (or fix its fastapi version) first."""
+    return peer_python("fastapi", "fastapi", FASTAPI_VERSION, FASTAPI_REQUIREMENTS, install, venv)
 
 
 def worker_commands(loopml_script: Path, peer_script: Path, peer: PeerEnv | None) -> dict[str, list[str]]:
