@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -318,3 +319,33 @@ def test_no_prediction_log_when_turned_off(clf: str, tmp_path: Path) -> None:
     with serving([parse_spec(clf)], options) as client:
         assert client.post("/predict", json=split([[1.0, 1.0]])).status_code == 200
     assert not root.exists()
+
+
+@pytest.mark.server
+def test_serving_follows_a_registry_behind_a_loopml_server(
+    loopml_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The models, their files and the alias all come through a real `loopml server` (PostgreSQL)."""
+    from loopml.tracking.fluent import _client
+
+    monkeypatch.setenv("LOOPML_TRACKING_URI", loopml_server)
+    name = f"remote-{uuid.uuid4().hex[:8]}"
+    try:
+        first = register_classifier(name)
+        second = register_classifier(name, flip=True)
+        client = loopml.Client()
+        client.set_registered_model_alias(name, "champion", first)
+        options = ServeOptions(log_predictions=False, poll_interval_s=0.1)
+        with serving([parse_spec(f"models:/{name}@champion")], options) as http:
+            body = split([[2.0, 2.0]])
+            before = http.post("/predict", json=body).json()
+            assert before["model"]["version"] == str(first)
+            client.set_registered_model_alias(name, "champion", second)
+            deadline = time.monotonic() + 20
+            while (after := http.post("/predict", json=body).json())["model"]["version"] != str(second):
+                assert time.monotonic() < deadline, after
+                time.sleep(0.05)
+            assert after["predictions"] != before["predictions"]  # version 2 learned flipped labels
+        client.close()
+    finally:
+        _client().close()
