@@ -46,6 +46,7 @@ import _common as c
 import _harness as h
 from _common import pc
 from _harness import get, ratio
+from _proctree import tree_cpu_s, tree_memory
 from peers import venv as peer_venv
 
 WHO = "bench_server"
@@ -109,74 +110,15 @@ def worker_main(workdir: Path, sizes_json: str) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, session id) of every process."""
-    table: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            table[int(entry)] = (int(fields[1]), int(fields[3]))
-    return table
-
-
-def tree_pids(root: int) -> list[int]:
-    """The server process and its descendants, plus any process left in its session (the
-    server is started as a session leader, so a reparented child still counts)."""
-    table = proc_table()
-    found, todo = {root}, [root]
-    while todo:
-        parent = todo.pop()
-        for pid, (ppid, _) in table.items():
-            if ppid == parent and pid not in found:
-                found.add(pid)
-                todo.append(pid)
-    found |= {pid for pid, (_, session) in table.items() if session == root}
-    return sorted(pid for pid in found if pid in table)
-
-
-def _status_kb(pid: int, field: str, file: str = "status") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def tree_memory(root: int) -> dict[str, Any]:
-    """RSS and PSS summed over the process tree (MB). The RSS sum counts the pages processes
-    share once per process (what the target uses); PSS splits them."""
-    pids = tree_pids(root)
-    rss = sum(_status_kb(pid, "VmRSS") for pid in pids)
-    pss = sum(_status_kb(pid, "Pss", "smaps_rollup") for pid in pids)
-    return {"processes": len(pids), "rss_mb_sum": rss / 1024, "pss_mb_sum": pss / 1024}
-
-
-def tree_cpu_ticks(root: int) -> int:
-    ticks = 0
-    for pid in tree_pids(root):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, ValueError, IndexError):
-            continue
-    return ticks
-
-
 def wait_settled(root: int, max_s: float, window_s: float = 2.0, below_pct: float = 15.0) -> dict[str, Any]:
     """Wait until the tree uses under ``below_pct`` % of a core over ``window_s`` (MLflow's job
     runner keeps importing for ~15-20 s after /health answers); the wait and the last rate."""
-    hz = os.sysconf("SC_CLK_TCK")
     t0 = pc()
     pct = 100.0
     while pc() - t0 < max_s:
-        before = tree_cpu_ticks(root)
+        before = tree_cpu_s(root)
         time.sleep(window_s)
-        pct = 100.0 * (tree_cpu_ticks(root) - before) / hz / window_s
+        pct = 100.0 * (tree_cpu_s(root) - before) / window_s
         if pct < below_pct:
             return {"settle_s": pc() - t0, "settled": True, "cpu_pct_of_core": pct}
     return {"settle_s": pc() - t0, "settled": False, "cpu_pct_of_core": pct}
@@ -313,7 +255,7 @@ def run_variant(
         c.log(
             WHO,
             f"{variant} r{rep}: healthy in {out['start_to_healthy_s']:.2f} s, idle "
-            f"{out['idle_memory']['rss_mb_sum']:.0f} MB in {out['idle_memory']['processes']} processes",
+            f"{out['idle_memory']['rss_mb']:.0f} MB in {out['idle_memory']['processes']} processes",
         )
         wcmd, wenv = worker_command(variant, peer, f"http://127.0.0.1:{port}", d, sizes_for(args.scale))
         res = h.run_worker(variant, wcmd, d, wenv)
@@ -351,8 +293,8 @@ def workload_figures(merged: dict[str, Any]) -> dict[str, Any]:
     async_metric = get(merged.get("loopml_async"), "log_metric")
     return {
         "start_to_healthy": side(merged, ("start_to_healthy_s",), "s"),
-        "idle_memory": side(merged, ("idle_memory", "rss_mb_sum"), "rss_mb")
-        | {"pss": side(merged, ("idle_memory", "pss_mb_sum"), "pss_mb")}
+        "idle_memory": side(merged, ("idle_memory", "rss_mb"), "rss_mb")
+        | {"pss": side(merged, ("idle_memory", "pss_mb"), "pss_mb")}
         | {"processes": {v: get(merged.get(v), "idle_memory", "processes") for v in merged}},
         "log_metric": side(merged, ("log_metric", "per_call_ms_p50"), "p50_ms")
         | {"p95": side(merged, ("log_metric", "per_call_ms_p95"), "p95_ms")}

@@ -47,6 +47,7 @@ from typing import Any
 import _batch_workloads as bw
 import _common as c
 import _harness as h
+import _proctree as pt
 import _serving_workloads as sw
 from _common import pc
 from _harness import get
@@ -335,7 +336,7 @@ def run_system(b: Bench, name: str, rep: int) -> dict[str, Any]:
         for test in s.tests:
             res[test.name] = load_test(b, server, test, s.histogram)
             sw.log_line(WHO, name, test.name, res[test.name])
-        after = sw.tree_memory(server.proc.pid)
+        after = pt.tree_memory(server.proc.pid)
         res["memory_after_load"] = {k: v for k, v in after.items() if k != "cmdlines"}
         res["check"] = check(b, server, s)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
@@ -347,10 +348,10 @@ def run_system(b: Bench, name: str, rep: int) -> dict[str, Any]:
 
 def idle(server: sw.Server) -> dict[str, Any]:
     """Memory of the process tree ``IDLE_S`` after the first prediction, and CPU used meanwhile."""
-    cpu0 = sw.tree_cpu_s(server.proc.pid)
+    cpu0 = pt.tree_cpu_s(server.proc.pid)
     time.sleep(IDLE_S)
-    cpu = (sw.tree_cpu_s(server.proc.pid) - cpu0) / IDLE_S
-    return {"idle_cpu_cores": cpu, "idle_memory": sw.tree_memory(server.proc.pid)}
+    cpu = (pt.tree_cpu_s(server.proc.pid) - cpu0) / IDLE_S
+    return {"idle_cpu_cores": cpu, "idle_memory": pt.tree_memory(server.proc.pid)}
 
 
 def load_test(b: Bench, server: sw.Server, test: Test, hist: str | None) -> dict[str, Any]:
