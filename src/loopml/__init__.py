@@ -70,6 +70,8 @@ from .orchestration.states import State as State
 from .orchestration.task import Task as Task
 from .orchestration.task import task as task
 from .registry.api import register_model as register_model
+from .serving.batch import BatchResult as BatchResult
+from .serving.batch import score_batch as score_batch
 from .tracking.client import Client as Client
 from .tracking.fluent import ActiveRun as ActiveRun
 from .tracking.fluent import active_run as active_run
@@ -103,6 +105,7 @@ from .tracking.fluent import start_run as start_run
 __all__ = [
     "ActiveRun",
     "AlreadyExists",
+    "BatchResult",
     "Client",
     "Conflict",
     "DaskTaskRunner",
@@ -186,6 +189,7 @@ __all__ = [
     "register_model",
     "runtime",
     "save_model",
+    "score_batch",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -12,8 +12,10 @@ The training is a flow (:func:`training_flow`) whose tasks are the stages; later
 3. :func:`train_one` - one tracked run per candidate model, the candidates as concurrent tasks
 4. :func:`rank_runs` - the runs of this demo ordered by accuracy, read back through search
 5. :func:`publish_best` - register the winner, Staging -> Production, alias, load it back, predict
-6. :func:`report` - a markdown report kept with the flow run
-7. :func:`print_summary` - the ranking, where the data lives, what to try next
+6. :func:`report` - a markdown report kept with the flow run, then :func:`print_training`
+7. :func:`loopml.demo_deployment.deploy` - serve the champion over HTTP, promote a retrained
+   version (the server swaps it without a restart), batch-score a file
+8. :func:`print_next_steps` - where the data lives, what to try next
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from . import Client
+    from .demo_deployment import Deployment
     from .entities import Run
 
 __all__ = ["DEFAULT_HOME", "EXPERIMENT_NAME", "DemoResult", "run_demo"]
@@ -62,6 +65,7 @@ class DemoResult:
     published: Publication | None = None
     flow_run_id: str | None = None
     task_runs: int = 0
+    deployment: Deployment | None = None
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -117,6 +121,8 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
     """Run the demo's training flow into ``home`` (default ``./.loopml-demo``) and print a summary."""
     from rich.console import Console
 
+    from .demo_deployment import deploy
+
     console = console if console is not None else Console(highlight=False)
     home = Path(home if home is not None else DEFAULT_HOME).resolve()
     started = time.perf_counter()
@@ -128,7 +134,9 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
         )
         with fluent_store(client.tracking_uri, experiment_id):
             state = training(batch, return_state=True)
-        ranking, published = state.result()
+            ranking, published = state.result()
+            print_training(ranking, published, console)
+            deployment = deploy(client, ranking[0], published, load_dataset(), home, console)
         result = DemoResult(
             home=home,
             tracking_uri=client.tracking_uri,
@@ -139,10 +147,11 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
             published=published,
             flow_run_id=state.flow_run_id,
             task_runs=len(client.get_task_runs(state.flow_run_id or "")),
+            deployment=deployment,
         )
     finally:
         client.close()
-    print_summary(result, console, elapsed=time.perf_counter() - started)
+    print_next_steps(result, console, elapsed=time.perf_counter() - started)
     return result
 
 
@@ -515,15 +524,15 @@ def publish_best(client: Client, experiment_id: str, best: Run, data: DemoData) 
 # ------------------------------------------------------------------------------- 6. the summary
 
 
-def print_summary(result: DemoResult, console: Console, *, elapsed: float) -> None:
-    """The ranking table, where the data lives and the commands to try next."""
+def print_training(ranking: Sequence[Run], published: Publication, console: Console) -> None:
+    """The ranking table and what was registered and promoted."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title="Runs ranked by accuracy", title_justify="left")
     for name in ("rank", "run", "accuracy", "f1", "roc_auc", "cv mean", "run id"):
         table.add_column(name, justify="right" if name not in ("run", "run id") else "left")
-    for rank, run in enumerate(result.ranking, start=1):
+    for rank, run in enumerate(ranking, start=1):
         m = run.metrics
         table.add_row(
             str(rank),
@@ -533,9 +542,7 @@ def print_summary(result: DemoResult, console: Console, *, elapsed: float) -> No
         )
     console.print()
     console.print(table)
-    if result.published is not None:
-        print_publication(result.published, console)
-    print_next_steps(result, console, elapsed=elapsed)
+    print_publication(published, console)
 
 
 def print_publication(published: Publication, console: Console) -> None:
@@ -569,6 +576,7 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
         f"loopml runs show --tracking-uri {quoted} {best}",
         f"loopml experiments list --tracking-uri {quoted}",
         f"loopml models history {MODEL_NAME} --tracking-uri {quoted}",
+        f"loopml --tracking-uri {quoted} serve models:/{MODEL_NAME}@{CHAMPION} --port 8000",
         *(
             [f"loopml flows runs show --tracking-uri {quoted} {result.flow_run_id}"]
             if result.flow_run_id

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.console import Console
 from loopml import Client
 from loopml.cli.main import cli
 from loopml.demo import CHAMPION, CV_FOLDS, EXPERIMENT_NAME, MODEL_NAME, DemoResult, run_demo
+from loopml.serving.prediction_log import read_predictions
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +65,10 @@ def test_demo_tracks_one_finished_run_per_model(demo: Demo) -> None:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     assert experiment is not None
     assert experiment.experiment_id == result.experiment_id
-    runs = client.search_runs([result.experiment_id])
+    every = client.search_runs([result.experiment_id])
+    retrained = [r for r in every if "retrained_from" in r.tags]
+    runs = [r for r in every if "retrained_from" not in r.tags]
+    assert [r.tags["retrained_from"] for r in retrained] == [result.ranking[0].info.run_id]
     assert {r.info.run_name for r in runs} == MODELS
     for run in runs:
         assert run.info.status == "FINISHED"
@@ -137,7 +142,7 @@ def test_demo_registers_promotes_and_loads_the_winner(demo: Demo) -> None:
     assert published is not None
     assert (published.name, published.version) == (MODEL_NAME, 1)
     client = Client(tracking_uri=result.tracking_uri)
-    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    version = client.get_model_version(MODEL_NAME, 1)
     actions = [change.action for change in client.get_model_history(MODEL_NAME)]
     lineage = client.get_model_version_datasets(MODEL_NAME, version.version)
     client.close()
@@ -146,9 +151,10 @@ def test_demo_registers_promotes_and_loads_the_winner(demo: Demo) -> None:
         ("validation", "breast_cancer-validation"),
     ]
     assert version.version == 1
-    assert version.current_stage == "Production"
+    assert version.current_stage == "Archived"  # by the deployment stage's retrained version 2
     assert version.run_id == result.ranking[0].info.run_id
-    assert actions.count("model_version.stage_transitioned") == 2  # None -> Staging -> Production
+    # v1: None -> Staging -> Production -> Archived; v2: None -> Production
+    assert actions.count("model_version.stage_transitioned") == 4
     assert "model_alias.set" in actions
     assert len(published.predictions) == 5
     assert set(published.predictions) <= {"malignant", "benign"}
@@ -169,12 +175,38 @@ def test_loopml_demo_command_reuses_the_home(demo: Demo) -> None:
     client = Client(tracking_uri=result.tracking_uri)
     all_ids = {r.info.run_id for r in client.search_runs([result.experiment_id])}
     client.close()
-    assert len(all_ids) == 2 * len(MODELS)
-    assert set(ranked_ids) == all_ids - set(result.run_ids)
-    # the new winner is version 2: it takes Production and the alias; version 1 is archived
+    assert len(all_ids) == 2 * (len(MODELS) + 1)  # each demo: its candidates and one retrained run
     client = Client(tracking_uri=result.tracking_uri)
+    retrained = {
+        r.info.run_id for r in client.search_runs([result.experiment_id]) if "retrained_from" in r.tags
+    }
+    assert set(ranked_ids) == all_ids - set(result.run_ids) - retrained
+    # the new winner is version 3 and its retrained model version 4, which ends with Production
+    # and the alias; every earlier version is archived
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-    first = client.get_model_version(MODEL_NAME, 1)
+    earlier = [client.get_model_version(MODEL_NAME, v).current_stage for v in (1, 2, 3)]
     client.close()
-    assert (champion.version, champion.current_stage) == (2, "Production")
-    assert first.current_stage == "Archived"
+    assert (champion.version, champion.current_stage) == (4, "Production")
+    assert earlier == ["Archived"] * 3
+
+
+def test_demo_serves_the_champion_swaps_it_and_batch_scores(demo: Demo) -> None:
+    deployment = demo.result.deployment
+    assert deployment is not None
+    assert {a["model"]["version"] for a in deployment.before} == {"1"}
+    assert deployment.after[-1]["model"]["version"] == str(deployment.promoted_version) == "2"
+    assert all(len(a["predictions"]) == 3 for a in (*deployment.before, *deployment.after))
+    assert deployment.logged_files >= 1
+    answers = {a["request_id"]: a["model"]["version"] for a in (*deployment.before, *deployment.after)}
+    logged = read_predictions(deployment.prediction_log.as_posix())
+    ours = logged[logged["loopml_request_id"].isin(answers)]  # a later test's demo logs here too
+    assert len(ours) == 3 * len(answers)
+    assert dict(zip(ours["loopml_request_id"], ours["loopml_version"], strict=True)) == answers
+    batch = deployment.batch
+    assert batch.rows_scored == batch.rows_read == 143
+    assert batch.model_version == "2"
+    scored = pd.read_parquet(batch.output)
+    assert list(scored["id"]) == list(range(143))
+    assert "switched to version 2" in demo.output
+    assert "without a restart" in demo.output
+    assert "Batch scoring 143 rows" in demo.output

@@ -92,6 +92,7 @@ def test_public_api_is_the_documented_one() -> None:
         "get_run_logger", "create_markdown_artifact", "create_table_artifact", "create_link_artifact",
         "ThreadPoolTaskRunner", "InlineTaskRunner", "ProcessPoolTaskRunner", "DaskTaskRunner",
         "RunTimedOut", "UpstreamFailed",
+        "score_batch", "BatchResult",
     }  # fmt: skip
     assert set(loopml.__all__) == documented
     for name in loopml.__all__:

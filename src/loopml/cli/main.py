@@ -17,6 +17,7 @@ import click
 from .._version import __version__
 from ..errors import LoopmlError
 from . import CliState
+from .batch import batch
 from .db import db
 from .experiments import experiments
 from .flows import cache, flows
@@ -75,7 +76,7 @@ def version() -> None:
     help="Where the demo keeps its database and artifacts (never ~/.loopml).",
 )
 def demo(home: Path) -> None:
-    """Train a few scikit-learn models, track them, and rank them by accuracy.
+    """Train and track models in a flow, serve the best over HTTP, swap in a new version, batch-score.
 
     The demo always writes to its own HOME (sqlite:///HOME/loopml.db and HOME/artifacts);
     --tracking-uri does not apply to it.
@@ -94,6 +95,7 @@ cli.add_command(flows)
 cli.add_command(cache)
 cli.add_command(server)
 cli.add_command(serve)
+cli.add_command(batch)
 cli.add_command(users)
 cli.add_command(permissions)
 server.add_command(create_admin)
