@@ -31,7 +31,7 @@ GRACEFUL_SHUTDOWN_S = 30
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, None), help="Processes.")
 @click.option(
     "--max-batch-size",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(1, None),
     help="Rows per model call at most (adaptive micro-batching).",

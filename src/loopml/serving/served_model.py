@@ -38,7 +38,7 @@ class ServedSpec:
 
     uri: str
     name: str
-    max_batch_size: int = 64
+    max_batch_size: int = 256
     max_latency_ms: float = 5.0
 
     def __post_init__(self) -> None:
@@ -71,7 +71,7 @@ class ServedSpec:
         return f"{kind} {value}" if value else kind
 
 
-def parse_spec(text: str, *, max_batch_size: int = 64, max_latency_ms: float = 5.0) -> ServedSpec:
+def parse_spec(text: str, *, max_batch_size: int = 256, max_latency_ms: float = 5.0) -> ServedSpec:
     """``URI`` or ``NAME=URI`` (as ``loopml serve`` takes them) as a ServedSpec."""
     name, eq, uri = text.partition("=")
     if not eq or "/" in name or ":" in name:
