@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING
 import click
 
 from . import CliState
+from .server import GRACEFUL_SHUTDOWN_S, KEEP_ALIVE_S
 
 if TYPE_CHECKING:
     from ..serving.served_model import ServedSpec
 
 __all__ = ["serve"]
-
-KEEP_ALIVE_S = 30
-GRACEFUL_SHUTDOWN_S = 30
 
 
 @click.command()

@@ -109,16 +109,13 @@ def score_batch(
     ``distributed`` for Dask). A failed job leaves no output behind.
     """
     from .batch_inputs import find_inputs, require_pyarrow
-    from .batch_outputs import check_free, default_rejects, output_format
+    from .batch_outputs import check_free
     from .batch_scorer import ChunkScorer, ScoringPlan
 
     started = time.perf_counter()
     _check_options(chunk_size, engine, input_format, id_column, dask_address)
-    out_url = os.fspath(output)
-    out_format = output_format(out_url, format)
-    rejects_url = os.fspath(rejects) if rejects is not None else default_rejects(out_url)
-    if rejects_url == out_url:
-        raise InvalidInput(f"the rejects file cannot be the output {out_url!r}", rejects=rejects_url)
+    targets = _targets(output, format, rejects)
+    _format, out_url, rejects_url = targets
     options = dict(storage_options or {})
     require_pyarrow()
     if engine == "dask":
@@ -135,7 +132,6 @@ def score_batch(
         if file.columns is not None:
             scorer.check_columns(file.columns, file.url)
     spec = _read_spec(scorer, chunk_size, options)
-    targets = (out_format, out_url, rejects_url)
     if engine == "dask":
         from .batch_dask import score_on_dask
 
@@ -160,6 +156,17 @@ def score_batch(
         chunks=tally.chunks,
         engine=engine,
     )
+
+
+def _targets(output: PathOrUrl, format: str | None, rejects: PathOrUrl | None) -> tuple[str, str, str]:
+    """(output format, output URL, rejects URL); the two files must differ."""
+    from .batch_outputs import default_rejects, output_format
+
+    out_url = os.fspath(output)
+    rejects_url = os.fspath(rejects) if rejects is not None else default_rejects(out_url)
+    if rejects_url == out_url:
+        raise InvalidInput(f"the rejects file cannot be the output {out_url!r}", rejects=rejects_url)
+    return output_format(out_url, format), out_url, rejects_url
 
 
 def _check_options(

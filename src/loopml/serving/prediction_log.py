@@ -329,16 +329,34 @@ def read_predictions(
     column name, a column missing from a file is null there. An empty or missing root gives an
     empty DataFrame with the ``loopml_*`` columns.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     pa, _ = _pyarrow()
-    import pyarrow.dataset as ds
-
     if model is not None and not isinstance(model, str):
         raise InvalidInput(f"model must be a string, got {model!r}", model=repr(model))
     low, high = _bound(start, "start"), _bound(end, "end")
     if _after(low, high):
         raise InvalidInput(f"start {start!r} is after end {end!r}", start=str(start), end=str(end))
+    fragments = _fragments(pa, root, storage_options, model, low[0], high[0])
+    if not fragments:
+        return _empty_frame(pa)
+    frame = _concat(pa, _read_fragments(fragments))
+    if low[1] is not None:
+        frame = frame[frame["loopml_timestamp"] >= low[1]]
+    if high[1] is not None:
+        frame = frame[frame["loopml_timestamp"] <= high[1]]
+    return frame.sort_values("loopml_timestamp", kind="stable", ignore_index=True)
+
+
+def _fragments(
+    pa: Any,
+    root: str,
+    storage_options: dict[str, Any] | None,
+    model: str | None,
+    first_day: str | None,
+    last_day: str | None,
+) -> list[Any]:
+    """The files under ``root`` whose hive partitions match the model and the day range."""
+    import pyarrow.dataset as ds
+
     fs, path, local = _open_root(root, storage_options)
     keys = pa.schema([("model", pa.string()), ("date", pa.string())])
     flavor = ds.partitioning(keys, flavor="hive")
@@ -347,35 +365,34 @@ def read_predictions(
             path, schema=keys, filesystem=None if local else fs, format="parquet", partitioning=flavor
         )
     except FileNotFoundError:
-        return _empty_frame(pa)
-    where = None
+        return []
     conditions = []
     if model is not None:
         conditions.append(ds.field("model") == model)
-    if low[0] is not None:
-        conditions.append(ds.field("date") >= low[0])
-    if high[0] is not None:
-        conditions.append(ds.field("date") <= high[0])
+    if first_day is not None:
+        conditions.append(ds.field("date") >= first_day)
+    if last_day is not None:
+        conditions.append(ds.field("date") <= last_day)
+    where = None
     for condition in conditions:
         where = condition if where is None else where & condition
-    fragments = list(dataset.get_fragments(filter=where))
-    if not fragments:
-        return _empty_frame(pa)
-    # each file alone, with its own schema and without the partition values (which would
-    # replace a feature named "model" or "date"); in threads: pyarrow reads without the GIL
+    return list(dataset.get_fragments(filter=where))
+
+
+def _read_fragments(fragments: list[Any]) -> list[Any]:
+    """Each file alone, with its own schema and without the partition values (which would
+    replace a feature named "model" or "date"); in threads: pyarrow reads without the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.dataset as ds
+
     parquet = ds.ParquetFileFormat()
 
     def read(fragment: Any) -> Any:
         return parquet.make_fragment(fragment.path, filesystem=fragment.filesystem).to_table()
 
     with ThreadPoolExecutor(max_workers=min(_READ_THREADS, len(fragments))) as pool:
-        tables = list(pool.map(read, fragments))
-    frame = _concat(pa, tables)
-    if low[1] is not None:
-        frame = frame[frame["loopml_timestamp"] >= low[1]]
-    if high[1] is not None:
-        frame = frame[frame["loopml_timestamp"] <= high[1]]
-    return frame.sort_values("loopml_timestamp", kind="stable", ignore_index=True)
+        return list(pool.map(read, fragments))
 
 
 # ---- checks in the caller -------------------------------------------------------------------------
