@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -262,6 +263,41 @@ def test_events_are_written_with_each_change_and_polled_by_id(client: Client) ->
     assert [e.type for e in client.get_events(after_id=ids[1])] == [events[2].type, events[3].type]
     assert [e.id for e in client.get_events(after_id=start, types=["model_alias.set"])] == [ids[3]]
     assert len(client.get_events(after_id=start, limit=2)) == 2
+
+
+def test_model_events_of_other_parts_are_appended_and_polled(client: Client) -> None:
+    _register(client, "churn")
+    start = max(e.id for e in client.get_events())
+    added = client.add_model_event("churn", "drift.detected", {"drift_share": 0.6}, version="1")
+    assert (added.type, added.subject, added.payload["drift_share"]) == ("drift.detected", "models:/churn/1", 0.6)
+    on_model = client.add_model_event("churn", "monitor.checked", {"columns": ["a", "b"]})
+    events = client.get_events(after_id=start)
+    assert [(e.id, e.type, e.subject) for e in events] == [
+        (added.id, "drift.detected", "models:/churn/1"),
+        (on_model.id, "monitor.checked", "models:/churn"),
+    ]
+    assert events[1].payload["columns"] == ["a", "b"]
+    assert [e.id for e in client.get_events(after_id=start, types=["drift.detected"])] == [added.id]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "payload", "version", "error", "message"),
+    [
+        ("nope", "drift.detected", {}, None, NotFound, "nope"),
+        ("churn", "drift.detected", {}, 9, NotFound, "9"),
+        ("churn", "Drift", {}, None, InvalidInput, "invalid event type 'Drift'"),
+        ("churn", "model_alias.set", {}, None, InvalidInput, "the registry's own"),
+        ("churn", "drift.detected", {"blob": "x" * 70_000}, None, InvalidInput, "the limit is 65536"),
+    ],
+)
+def test_bad_model_events_are_refused_and_add_nothing(
+    client: Client, name: str, kind: str, payload: dict[str, Any], version: int | None, error: type, message: str
+) -> None:
+    _register(client, "churn")
+    start = max(e.id for e in client.get_events())
+    with pytest.raises(error, match=re.escape(message)):
+        client.add_model_event(name, kind, payload, version=version)
+    assert client.get_events(after_id=start) == []
 
 
 # in process only: the failure is injected into this process's SQL registry (over HTTP the

@@ -240,3 +240,11 @@ class RegistryClient:
         self, after_id: int = 0, types: Sequence[str] | None = None, limit: int = 1000
     ) -> list[Event]:
         return self._registry.get_events(after_id, types, limit)
+
+    def add_model_event(
+        self, name: str, type: str, payload: Mapping[str, Any], *, version: int | str | None = None
+    ) -> Event:
+        """Append an event about model ``name`` (or its ``version``): ``drift.detected`` from a
+        monitor, or a type of your own (dotted lowercase words). Automations read events."""
+        number = None if version is None else _number(version)
+        return self._registry.add_model_event(name, type, payload, version=number, actor=self.actor)

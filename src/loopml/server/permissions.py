@@ -157,6 +157,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", _M + "/aliases/{alias:path}"): _model(EDIT),
     ("DELETE", _M + "/aliases/{alias:path}"): _model(EDIT),
     ("GET", _M + "/aliases/{alias:path}"): _model(READ),
+    ("POST", _M + "/events"): _model(EDIT),
     ("POST", "/api/v1/model-versions/search"): SIGNED_IN,
     ("GET", "/api/v1/events"): SIGNED_IN,
     # ---- flow and task records

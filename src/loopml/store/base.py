@@ -197,6 +197,18 @@ class RegistryStore(Protocol):
     def get_events(
         self, after_id: int = 0, types: Sequence[str] | None = None, limit: int = 1000
     ) -> list[Event]: ...
+    def add_model_event(
+        self,
+        name: str,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        version: int | None = None,
+        actor: str = "",
+    ) -> Event:
+        """Append an event about registered model ``name`` (or one of its versions) that loopml
+        itself did not write as a registry change, such as ``drift.detected`` from a monitor."""
+        ...
 
 
 class OrchestrationStore(Protocol):

@@ -6,6 +6,7 @@ import functools
 import numbers
 import operator
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidInput
@@ -148,3 +149,40 @@ def model_version(version: Any) -> int:
     if number < 1:
         raise InvalidInput(f"version must be a positive integer, got {version!r}", version=repr(version))
     return number
+
+
+_EVENT_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+#: Event types the registry writes itself, with its audit history: nobody else may add them.
+_REGISTRY_EVENT_PREFIXES = ("registered_model.", "model_version.", "model_alias.")
+MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
+
+
+def event_type(kind: Any) -> str:
+    """An event type: dotted lowercase words (``drift.detected``), not one the registry writes."""
+    if not isinstance(kind, str) or len(kind) > 64 or not _EVENT_TYPE_RE.fullmatch(kind):
+        raise InvalidInput(
+            f"invalid event type {kind!r}: use dotted lowercase words such as 'drift.detected' "
+            "(at most 64 characters)",
+            type=repr(kind),
+        )
+    if kind.startswith(_REGISTRY_EVENT_PREFIXES):
+        raise InvalidInput(f"event type {kind!r} is the registry's own: it records it with each change")
+    return kind
+
+
+def event_payload(payload: Any) -> dict[str, Any]:
+    """An event's payload: a JSON object of at most :data:`MAX_EVENT_PAYLOAD_BYTES` bytes."""
+    import orjson
+
+    if not isinstance(payload, Mapping):
+        raise InvalidInput(f"an event payload must be a JSON object, got {type(payload).__name__}")
+    try:
+        text = orjson.dumps(dict(payload), option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as e:
+        raise InvalidInput(f"an event payload must be JSON: {e}") from None
+    if len(text) > MAX_EVENT_PAYLOAD_BYTES:
+        raise InvalidInput(
+            f"an event payload has {len(text)} bytes; the limit is {MAX_EVENT_PAYLOAD_BYTES}", size=len(text)
+        )
+    body: dict[str, Any] = orjson.loads(text)
+    return body

@@ -484,6 +484,11 @@ class Client:
     ) -> list[Event]:
         return self.registry.get_events(after_id, types, limit)
 
+    def add_model_event(
+        self, name: str, type: str, payload: Mapping[str, Any], *, version: int | str | None = None
+    ) -> Event:
+        return self.registry.add_model_event(name, type, payload, version=version)
+
 
 def _state(value: str) -> StateType:
     try:

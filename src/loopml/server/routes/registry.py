@@ -14,7 +14,7 @@ what is wrong with them, as it does in process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -82,6 +82,13 @@ class StageChange:
 class AliasTarget:
     version: int
     comment: str | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,15 @@ def delete_registered_model_alias(name: str, alias: str, store: StoreDep, actor:
 @router.get(_MODEL + "/aliases/{alias:path}", summary="The version an alias points at")
 def get_model_version_by_alias(name: str, alias: str, store: StoreDep) -> Response:
     return json_response(store.registry.get_model_version_by_alias(name, alias))
+
+
+@router.post(_MODEL + "/events", status_code=201, summary="Add an event about a model (drift.detected, ...)")
+def add_model_event(name: str, body: JsonBody, store: StoreDep, actor: ActorDep) -> Response:
+    event = body_as(NewEvent, body)
+    added = store.registry.add_model_event(
+        name, event.type, event.payload, version=event.version, actor=actor
+    )
+    return json_response(added, 201)
 
 
 # ---- searches and events -------------------------------------------------------------------------------

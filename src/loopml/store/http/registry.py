@@ -15,7 +15,7 @@ server, so registering one is never re-sent after it may have arrived.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from ... import codec
@@ -228,6 +228,22 @@ class HttpRegistry:
         }
         events: list[Event] = codec.decode(list[Event], self._read("/events", params)["events"])
         return events
+
+    def add_model_event(
+        self,
+        name: str,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        version: int | None = None,
+        actor: str = "",
+    ) -> Event:
+        body = {
+            "type": v.event_type(type),
+            "payload": v.event_payload(payload),
+            "version": None if version is None else v.model_version(version),
+        }
+        return _as(Event, self._change("POST", f"{_model(name)}/events", actor, body))
 
 
 def _as(kind: type[T], data: Any) -> T:

@@ -9,7 +9,7 @@ on SQLite), and ``(name, version)`` is the primary key, so two writers never sha
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from ...errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from .. import validation as v
 from . import registry_rows as rows
 from . import schema as t
-from .registry_history import Change, read_events, read_history, record
+from .registry_history import Change, add_event, model_subject, read_events, read_history, record
 
 if TYPE_CHECKING:
     from .registry_query import SearchSpec
@@ -456,6 +456,23 @@ class SqlRegistry:
             raise InvalidInput(f"limit must be between 1 and {MAX_REGISTRY_PAGE}, got {limit}")
         with self._store._read("reading events") as conn:
             return read_events(conn, after, types, count)
+
+    def add_model_event(
+        self,
+        name: str,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        version: int | None = None,
+        actor: str = "",
+    ) -> Event:
+        kind, body = v.event_type(type), v.event_payload(payload)
+        number = None if version is None else v.model_version(version)
+        with self._store._write("adding a model event") as conn:
+            self._model_row(conn, name)
+            if number is not None:
+                self._version_row(conn, name, number)
+            return add_event(conn, kind, model_subject(name, number), {**body, "actor": actor}, now=_now_ms())
 
 
 def _in_use(production: list[int], aliases: dict[str, int]) -> str:

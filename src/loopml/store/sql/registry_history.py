@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from ...entities import Event, ModelChange
 from . import schema as t
 
-__all__ = ["Change", "read_events", "read_history", "record"]
+__all__ = ["Change", "add_event", "model_subject", "read_events", "read_history", "record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,12 @@ class Change:
 
     @property
     def subject(self) -> str:
-        return f"models:/{self.name}" if self.version is None else f"models:/{self.name}/{self.version}"
+        return model_subject(self.name, self.version)
+
+
+def model_subject(name: str, version: int | None) -> str:
+    """The subject of an event about a registered model or one of its versions."""
+    return f"models:/{name}" if version is None else f"models:/{name}/{version}"
 
 
 def record(
@@ -61,15 +66,16 @@ def record(
         "actor": actor,
         **(extra or {}),
     }
-    conn.execute(
+    add_event(conn, change.action, change.subject, payload, now=now)
+
+
+def add_event(conn: sa.Connection, type: str, subject: str, payload: dict[str, Any], *, now: int) -> Event:
+    """Append one event in ``conn``'s transaction."""
+    done = conn.execute(
         t.events.insert(),
-        {
-            "type": change.action,
-            "subject": change.subject,
-            "payload": orjson.dumps(payload).decode(),
-            "timestamp": now,
-        },
+        {"type": type, "subject": subject, "payload": orjson.dumps(payload).decode(), "timestamp": now},
     )
+    return Event(int(done.inserted_primary_key[0]), type, subject, payload, now)
 
 
 def read_history(conn: sa.Connection, name: str) -> list[ModelChange]:
