@@ -269,7 +269,8 @@ def test_model_events_of_other_parts_are_appended_and_polled(client: Client) -> 
     _register(client, "churn")
     start = max(e.id for e in client.get_events())
     added = client.add_model_event("churn", "drift.detected", {"drift_share": 0.6}, version="1")
-    assert (added.type, added.subject, added.payload["drift_share"]) == ("drift.detected", "models:/churn/1", 0.6)
+    assert (added.type, added.subject) == ("drift.detected", "models:/churn/1")
+    assert added.payload["drift_share"] == 0.6
     on_model = client.add_model_event("churn", "monitor.checked", {"columns": ["a", "b"]})
     events = client.get_events(after_id=start)
     assert [(e.id, e.type, e.subject) for e in events] == [
@@ -291,7 +292,13 @@ def test_model_events_of_other_parts_are_appended_and_polled(client: Client) -> 
     ],
 )
 def test_bad_model_events_are_refused_and_add_nothing(
-    client: Client, name: str, kind: str, payload: dict[str, Any], version: int | None, error: type, message: str
+    client: Client,
+    name: str,
+    kind: str,
+    payload: dict[str, Any],
+    version: int | None,
+    error: type,
+    message: str,
 ) -> None:
     _register(client, "churn")
     start = max(e.id for e in client.get_events())

@@ -75,7 +75,9 @@ def add_event(conn: sa.Connection, type: str, subject: str, payload: dict[str, A
         t.events.insert(),
         {"type": type, "subject": subject, "payload": orjson.dumps(payload).decode(), "timestamp": now},
     )
-    return Event(int(done.inserted_primary_key[0]), type, subject, payload, now)
+    key = done.inserted_primary_key
+    assert key is not None
+    return Event(int(key[0]), type, subject, payload, now)
 
 
 def read_history(conn: sa.Connection, name: str) -> list[ModelChange]:
