@@ -51,6 +51,7 @@ from .models.api import log_model as log_model
 from .models.api import save_model as save_model
 from .models.signature import ModelSignature as ModelSignature
 from .models.signature import infer_signature as infer_signature
+from .monitoring.reference import log_reference as log_reference
 from .orchestration.flow import Flow as Flow
 from .orchestration.flow import flow as flow
 from .orchestration.futures import TaskFuture as TaskFuture
@@ -185,6 +186,7 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "log_reference",
     "log_text",
     "register_model",
     "runtime",

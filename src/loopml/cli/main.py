@@ -22,6 +22,7 @@ from .db import db
 from .experiments import experiments
 from .flows import cache, flows
 from .models import models
+from .monitor import drift, monitor, profile
 from .permissions import permissions
 from .runs import runs
 from .serve import serve
@@ -96,6 +97,9 @@ cli.add_command(cache)
 cli.add_command(server)
 cli.add_command(serve)
 cli.add_command(batch)
+cli.add_command(monitor)
+cli.add_command(drift)
+cli.add_command(profile)
 cli.add_command(users)
 cli.add_command(permissions)
 server.add_command(create_admin)

@@ -58,11 +58,13 @@ def save_model(
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
     metadata: Mapping[str, Any] | None = None,
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
+    training_data: Any = None,
 ) -> ModelInfo:
     """Write ``model`` into a new directory ``path`` (a local path or any fsspec URL).
 
     The flavor is detected unless given. ``input_example`` (a DataFrame, records or a dict of
-    columns) is stored and, without ``signature``, gives the signature. See docs/models.md.
+    columns) is stored and, without ``signature``, gives the signature. ``training_data`` stores
+    its reference profile with the model (see docs/monitoring.md). See docs/models.md.
     """
     from .loading import local_path
     from .saving import SaveOptions, save_to_dir
@@ -76,6 +78,7 @@ def save_model(
         code_paths,
         metadata,
         artifacts,
+        training_data,
     )
     target = os.fspath(path)
     local = local_path(target)
@@ -109,11 +112,14 @@ def log_model(
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
     registered_model_name: str | None = None,
     run_id: str | None = None,
+    training_data: Any = None,
 ) -> ModelInfo:
     """Save ``model`` as the artifact directory ``name`` of a run; returns its :class:`ModelInfo`.
 
     The run is ``run_id``, else the active run (one is started when none is). With
-    ``registered_model_name`` the model is also registered under that name.
+    ``registered_model_name`` the model is also registered under that name. With
+    ``training_data`` (a DataFrame, a monitoring ``Profile``, or a path/URL of Parquet, CSV or
+    JSON Lines) its reference profile is stored in the model directory, for drift monitoring.
     """
     import tempfile
 
@@ -133,6 +139,7 @@ def log_model(
         code_paths,
         metadata,
         artifacts,
+        training_data,
     )
     client, run_id = _target_run(run_id)
     store = client.artifact_store(run_id)

@@ -35,6 +35,7 @@ class SaveOptions:
     code_paths: Sequence[str | os.PathLike[str]] | None = None
     metadata: Mapping[str, Any] | None = None
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None
+    training_data: Any = None
 
 
 def save_to_dir(
@@ -66,6 +67,12 @@ def save_to_dir(
         extra_pip_requirements=options.extra_pip_requirements,
     )
     write_environment(env, model_dir)
+    if options.training_data is not None:
+        # the one place models/ reaches into monitoring/: the profile module is a leaf (numpy,
+        # pandas, pyarrow), imported only when a user hands training data over
+        from ..monitoring.reference import write_reference_file
+
+        write_reference_file(options.training_data, model_dir)
     descriptor = ModelDescriptor(
         flavor=flavor.name,
         loader_module=type(flavor).__module__,

@@ -1,0 +1,74 @@
+"""Monitoring: reference profiles, drift tests, drift reports and the monitor of a served model.
+
+``import loopml.monitoring`` is cheap: each name below is imported from its module when first
+used (pandas, pyarrow and scipy load then, not at import).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .drift import detect_drift as detect_drift
+    from .drift_tests import DriftTest as DriftTest
+    from .drift_tests import drift_test as drift_test
+    from .drift_tests import drift_tests as drift_tests
+    from .monitors import MonitorResult as MonitorResult
+    from .monitors import WindowDrift as WindowDrift
+    from .monitors import monitor as monitor
+    from .profile import ColumnProfile as ColumnProfile
+    from .profile import Profile as Profile
+    from .profile import merge_profiles as merge_profiles
+    from .profile import profile as profile
+    from .reference import load_reference as load_reference
+    from .reference import log_reference as log_reference
+    from .report import ColumnDrift as ColumnDrift
+    from .report import DriftReport as DriftReport
+
+__all__ = [
+    "ColumnDrift",
+    "ColumnProfile",
+    "DriftReport",
+    "DriftTest",
+    "MonitorResult",
+    "Profile",
+    "WindowDrift",
+    "detect_drift",
+    "drift_test",
+    "drift_tests",
+    "load_reference",
+    "log_reference",
+    "merge_profiles",
+    "monitor",
+    "profile",
+]
+
+_WHERE = {
+    "ColumnDrift": "report",
+    "ColumnProfile": "profile",
+    "DriftReport": "report",
+    "DriftTest": "drift_tests",
+    "MonitorResult": "monitors",
+    "Profile": "profile",
+    "WindowDrift": "monitors",
+    "detect_drift": "drift",
+    "drift_test": "drift_tests",
+    "drift_tests": "drift_tests",
+    "load_reference": "reference",
+    "log_reference": "reference",
+    "merge_profiles": "profile",
+    "monitor": "monitors",
+    "profile": "profile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.monitoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
