@@ -45,7 +45,9 @@ def _register(training_data: object = None) -> loopml.ModelVersion:
 
     X = _frame(5_000, seed=1)
     y = (X["x1"] + (X["segment"] == "a") > 0.5).astype(int)
-    prep = ColumnTransformer([("num", StandardScaler(), ["x1", "x2", "x3"]), ("cat", OneHotEncoder(), ["segment"])])
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["x1", "x2", "x3"]), ("cat", OneHotEncoder(), ["segment"])]
+    )
     model = Pipeline([("prep", prep), ("clf", LogisticRegression())]).fit(X, y)
     with loopml.start_run():
         info = loopml.log_model(
@@ -173,8 +175,8 @@ def test_missing_references_and_bad_input_are_clear(tmp_path: Path) -> None:
         monitor("models:/churn@champion", prediction_log=str(tmp_path))
     with pytest.raises(InvalidInput, match="give a models:/ URI"):
         monitor("runs:/abc/model")
+    loopml.log_reference(_frame(100, 1), model_uri="models:/churn/1")
     with pytest.raises(InvalidInput, match=r"invalid since 'yesterday'"):
-        loopml.log_reference(_frame(100, 1), model_uri="models:/churn/1")
         monitor("models:/churn/1", since="yesterday")
     with pytest.raises(InvalidInput, match="at most 1000"):
         monitor("models:/churn/1", since="30d", window="1m")
