@@ -15,7 +15,9 @@ The training is a flow (:func:`training_flow`) whose tasks are the stages; later
 6. :func:`report` - a markdown report kept with the flow run, then :func:`print_training`
 7. :func:`loopml.demo_deployment.deploy` - serve the champion over HTTP, promote a retrained
    version (the server swaps it without a restart), batch-score a file
-8. :func:`print_next_steps` - where the data lives, what to try next
+8. :func:`loopml.demo_monitoring.watch` - three days of traffic with a shifted last day, the
+   drift monitor, its monitoring run, drift.detected event and HTML report
+9. :func:`print_next_steps` - where the data lives, what to try next
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from . import Client
     from .demo_deployment import Deployment
     from .entities import Run
+    from .monitoring.monitors import MonitorResult
 
 __all__ = ["DEFAULT_HOME", "EXPERIMENT_NAME", "DemoResult", "run_demo"]
 
@@ -66,6 +69,7 @@ class DemoResult:
     flow_run_id: str | None = None
     task_runs: int = 0
     deployment: Deployment | None = None
+    monitoring: MonitorResult | None = None
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -122,6 +126,7 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
     from rich.console import Console
 
     from .demo_deployment import deploy
+    from .demo_monitoring import watch
 
     console = console if console is not None else Console(highlight=False)
     home = Path(home if home is not None else DEFAULT_HOME).resolve()
@@ -136,7 +141,9 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
             state = training(batch, return_state=True)
             ranking, published = state.result()
             print_training(ranking, published, console)
-            deployment = deploy(client, ranking[0], published, load_dataset(), home, console)
+            data = load_dataset()
+            deployment = deploy(client, ranking[0], published, data, home, console)
+            monitoring = watch(f"models:/{published.name}@{CHAMPION}", data, home, console)
         result = DemoResult(
             home=home,
             tracking_uri=client.tracking_uri,
@@ -148,6 +155,7 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
             flow_run_id=state.flow_run_id,
             task_runs=len(client.get_task_runs(state.flow_run_id or "")),
             deployment=deployment,
+            monitoring=monitoring,
         )
     finally:
         client.close()
@@ -577,6 +585,8 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
         f"loopml experiments list --tracking-uri {quoted}",
         f"loopml models history {MODEL_NAME} --tracking-uri {quoted}",
         f"loopml --tracking-uri {quoted} serve models:/{MODEL_NAME}@{CHAMPION} --port 8000",
+        f"loopml monitor models:/{MODEL_NAME}@{CHAMPION} --tracking-uri {quoted} --since 3d --window 1d"
+        f" --prediction-log {shlex.quote((result.home / 'predictions').as_posix())}",
         *(
             [f"loopml flows runs show --tracking-uri {quoted} {result.flow_run_id}"]
             if result.flow_run_id

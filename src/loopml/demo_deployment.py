@@ -93,7 +93,13 @@ def retrain_and_register(client: Client, best: Run, data: DemoData, name: str) -
     refit = clone(model).fit(data.frame(x), y)
     with loopml.start_run(run_name=f"{best.info.run_name}-all-data"):
         loopml.set_tag("retrained_from", best.info.run_id)
-        info = loopml.log_model(refit, "model", input_example=data.frame(x[:5]), registered_model_name=name)
+        info = loopml.log_model(
+            refit,
+            "model",
+            input_example=data.frame(x[:5]),
+            registered_model_name=name,
+            training_data=data.frame(x),
+        )
     registered = info.registered_model_version
     assert registered is not None
     return int(registered.version)

@@ -210,3 +210,22 @@ def test_demo_serves_the_champion_swaps_it_and_batch_scores(demo: Demo) -> None:
     assert "switched to version 2" in demo.output
     assert "without a restart" in demo.output
     assert "Batch scoring 143 rows" in demo.output
+
+
+def test_demo_monitors_three_days_and_finds_the_shifted_one(demo: Demo) -> None:
+    monitoring = demo.result.monitoring
+    assert monitoring is not None
+    days = [w for w in monitoring.windows if w.report is not None]
+    assert len(days) == 3
+    assert [w.drift_detected for w in days] == [False, False, True]
+    assert all(w.rows >= 400 for w in days)
+    assert monitoring.event_id is not None and monitoring.version == "2"
+    client = Client(tracking_uri=demo.result.tracking_uri)
+    event = next(e for e in client.get_events(types=["drift.detected"]) if e.id == monitoring.event_id)
+    client.close()
+    assert event.subject == f"models:/{MODEL_NAME}/2"
+    assert monitoring.report_path is not None
+    page = Path(monitoring.report_path).read_text()
+    assert "Dataset drift detected" in page
+    assert "columns drifted  DRIFT" in demo.output
+    assert f"event drift.detected #{monitoring.event_id}" in demo.output

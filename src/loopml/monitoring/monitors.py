@@ -44,6 +44,7 @@ DRIFT_EVENT = "drift.detected"
 MONITOR_EXPERIMENT = "monitoring"
 PREDICTION = "prediction"
 _LOG_PREDICTION = "loopml_prediction"
+_MAX_LABELS = 50
 _METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /:]")
 
 
@@ -222,10 +223,18 @@ def _with_prediction(
 
     from .profile import profile
 
+    logged = rows[_LOG_PREDICTION]
+    if _is_label(outputs) or _is_label(logged):  # class labels: compared as categories
+        outputs, logged = outputs.map(str, na_action="ignore"), logged.map(str, na_action="ignore")
     sample = reference.sample.assign(**{PREDICTION: outputs})  # aligned on the sample's index
     scored = profile(sample[[PREDICTION]], sample_size=max(len(sample), 1))
     merged = replace(reference, columns={**reference.columns, **scored.columns}, sample=sample)
-    return merged, current.assign(**{PREDICTION: rows[_LOG_PREDICTION].to_numpy()}), PREDICTION
+    return merged, current.assign(**{PREDICTION: logged.to_numpy()}), PREDICTION
+
+
+def _is_label(values: pd.Series) -> bool:
+    """Integer, boolean or text outputs with few distinct values: a classifier's labels."""
+    return values.dtype.kind not in "fc" and values.nunique(dropna=True) <= _MAX_LABELS
 
 
 # ---- recording -----------------------------------------------------------------------------------------
