@@ -19,6 +19,9 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@# bytecode for the editable sources, as a wheel install has it (PYTHONDONTWRITEBYTECODE stops
+	@# Python from caching it): every `loopml` process then starts without compiling them
+	$(BIN)/python -m compileall -q src
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -44,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_orchestration.py --no-peers
 	$(BIN)/python benchmarks/bench_server.py --no-peers
 	$(BIN)/python benchmarks/bench_serving.py --no-peers
+	$(BIN)/python benchmarks/bench_drift.py --no-peers
 
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py --install-peers
@@ -51,6 +55,7 @@ bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_orchestration.py --install-peers
 	$(BIN)/python benchmarks/bench_server.py --install-peers
 	$(BIN)/python benchmarks/bench_serving.py --install-peers
+	$(BIN)/python benchmarks/bench_drift.py --install-peers
 
 clean:
 	rm -rf $(VENV) .loopml-demo .pytest_cache .mypy_cache .ruff_cache
