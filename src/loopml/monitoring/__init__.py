@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .drift import detect_drift as detect_drift
-    from .drift_tests import DriftTest as DriftTest
-    from .drift_tests import drift_test as drift_test
-    from .drift_tests import drift_tests as drift_tests
+    from .stattests import DriftTest as DriftTest
+    from .stattests import drift_test as drift_test
+    from .stattests import drift_tests as drift_tests
     from .monitors import MonitorResult as MonitorResult
     from .monitors import WindowDrift as WindowDrift
     from .monitors import monitor as monitor
@@ -48,13 +48,13 @@ _WHERE = {
     "ColumnDrift": "report",
     "ColumnProfile": "profile",
     "DriftReport": "report",
-    "DriftTest": "drift_tests",
+    "DriftTest": "stattests",
     "MonitorResult": "monitors",
     "Profile": "profile",
     "WindowDrift": "monitors",
     "detect_drift": "drift",
-    "drift_test": "drift_tests",
-    "drift_tests": "drift_tests",
+    "drift_test": "stattests",
+    "drift_tests": "stattests",
     "load_reference": "reference",
     "log_reference": "reference",
     "merge_profiles": "profile",

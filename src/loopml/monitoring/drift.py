@@ -2,7 +2,7 @@
 
 Each side is a pandas DataFrame or a path / glob / URL of files (both profiled with
 :func:`~loopml.monitoring.profile`), or a :class:`~loopml.monitoring.Profile` used as it is.
-Each column is decided by the default rule of :mod:`.drift_tests` — a change must be both real
+Each column is decided by the default rule of :mod:`.stattests` — a change must be both real
 (p < 0.05) and large enough to matter (effect >= 0.1) — unless ``tests=`` forces a test, whose
 statistic then decides alone against its own threshold. Besides the verdict every column reports
 all its applicable statistics (``scores``), its missing-value shares (``changed`` when a
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from . import statistics as stats
-from .drift_tests import (
+from .stattests import (
     ALPHA,
     CATEGORICAL_KINDS,
     MIN_EFFECT,
@@ -64,7 +64,7 @@ def detect_drift(
     drift_share: float = 0.5,
     sample_size: int = 10_000,
     seed: int = 0,
-    bins: int = 10,
+    bins: int | None = None,
 ) -> DriftReport:
     """The :class:`DriftReport` of ``current`` against ``reference``.
 
@@ -74,19 +74,21 @@ def detect_drift(
     :class:`DriftTest`, a list of them (per column the first that applies to its kind), or a dict
     ``{column: test}`` (the other columns keep the default rule). ``prediction`` names the model
     output column, reported as the dataset's ``prediction`` entry. The dataset drifts when the
-    share of drifted columns is at least ``drift_share``. ``sample_size``, ``seed`` and ``bins``
-    are used when a side has to be profiled.
+    share of drifted columns is at least ``drift_share``. ``sample_size`` and ``seed`` are used
+    when a side has to be profiled; ``bins`` (default: the reference profile's, 10) is the number
+    of quantile bins of numeric columns for PSI, Jensen-Shannon and the plotted distribution.
     """
     if isinstance(drift_share, bool) or not isinstance(drift_share, int | float) or not 0 < drift_share <= 1:
         raise InvalidInput(
             f"drift_share must be a number in (0, 1], got {drift_share!r}", drift_share=drift_share
         )
-    options = {"sample_size": sample_size, "seed": seed, "bins": bins}
+    options = {"sample_size": sample_size, "seed": seed, **({"bins": bins} if bins is not None else {})}
     ref_profile, names = _reference_side(reference, columns, prediction, options)
     wanted = [*names, *([prediction] if prediction is not None else [])]
     cur_profile = _current_side(current, wanted, {**options, "seed": seed + 1})
     kinds = {name: ref_profile.columns[name].kind for name in wanted}
     forced = _forced_tests(tests, kinds)
+    bins = bins if bins is not None else ref_profile.bins
     results = {name: column_drift(name, ref_profile, cur_profile, forced[name], bins) for name in names}
     predicted = None
     if prediction is not None:
@@ -310,7 +312,8 @@ def distribution(pair: ColumnPair) -> dict[str, Any] | None:
         ref_share, cur_share = stats.shares(ref), stats.shares(cur)
         order = [i for i in np.argsort(-(ref_share + cur_share), kind="stable") if labels[i] != OTHER]
         top = sorted(order[:TOP_CATEGORIES])
-        rest = [i for i in range(len(labels)) if i not in set(top)]
+        shown_set = set(top)
+        rest = [i for i in range(len(labels)) if i not in shown_set]
         shown = [labels[i] for i in top]
         ref_shown, cur_shown = [ref_share[i] for i in top], [cur_share[i] for i in top]
         if rest:

@@ -320,7 +320,7 @@ def forced_verdict(pair: ColumnPair, test: DriftTest) -> Verdict:
     outcome = test.compute(pair)
     drifted = test.decide(outcome)
     if test.uses_p_value:
-        shown, sign = f"p={_num(outcome.p_value)}", "<" if drifted else ">="
+        shown, sign = f"{test.name} p={_num(outcome.p_value)}", "<" if drifted else ">="
     else:
         shown, sign = f"{test.name} {_num(outcome.statistic)}", ">=" if drifted else "<"
     reason = (
