@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     from rich.console import Console
 
     from .demo import DemoData
@@ -59,13 +60,14 @@ def watch(uri: str, data: DemoData, home: Path, console: Console) -> MonitorResu
     return result
 
 
-def _rows(data: DemoData, seed: int, bias: float = 1.0) -> tuple[list[list[float]], list[str]]:
+def _rows(data: DemoData, seed: int, bias: float = 1.0) -> np.ndarray:
+    """DAY_ROWS rows drawn from the whole dataset, every measurement multiplied by ``bias``."""
     import numpy as np
 
     everything = np.vstack([data.x_train, data.x_val])
     rng = np.random.default_rng(seed)
-    picked = everything[rng.integers(0, len(everything), DAY_ROWS)] * bias
-    return picked.tolist(), list(data.feature_names)
+    picked: np.ndarray = everything[rng.integers(0, len(everything), DAY_ROWS)] * bias
+    return picked
 
 
 def _replay_days(uri: str, data: DemoData, log_root: Path, now: float) -> None:
@@ -78,17 +80,16 @@ def _replay_days(uri: str, data: DemoData, log_root: Path, now: float) -> None:
     name, version = uri.split("/")[1].split("@")[0], _version(uri)
     log = PredictionLog(log_root.as_posix())
     for day in (3, 2):
-        rows, columns = _rows(data, seed=day)
-        frame = data.frame(rows)
+        frame = data.frame(_rows(data, seed=day))
         start = now - day * _DAY_S + 3_600.0
         log.append(
             model=name,
             version=version,
-            request_ids=[f"replay-{day}-{i}" for i in range(len(rows))],
-            timestamps=[start + i * 60.0 for i in range(len(rows))],
-            inputs=frame[columns],
+            request_ids=[f"replay-{day}-{i}" for i in range(len(frame))],
+            timestamps=[start + i * 60.0 for i in range(len(frame))],
+            inputs=frame,
             outputs=model.predict(frame).tolist(),
-            latencies_ms=[0.0] * len(rows),
+            latencies_ms=[0.0] * len(frame),
         )
     log.close()
 
@@ -106,7 +107,7 @@ def _serve_today(uri: str, data: DemoData, log_root: Path) -> None:
     from .serving.background import serve_in_thread
     from .serving.options import ServeOptions
 
-    rows, columns = _rows(data, seed=1, bias=DEVICE_BIAS)
+    rows, columns = _rows(data, seed=1, bias=DEVICE_BIAS).tolist(), list(data.feature_names)
     options = ServeOptions(prediction_log_root=log_root.as_posix())
     with serve_in_thread([uri], options) as url, httpx.Client(base_url=url, timeout=30) as http:
         for first in range(0, len(rows), 20):

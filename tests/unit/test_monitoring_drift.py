@@ -15,9 +15,9 @@ from scipy.spatial import distance
 
 from loopml.errors import InvalidInput
 from loopml.monitoring.drift import detect_drift
-from loopml.monitoring.stattests import RULE, ColumnPair, DriftTest, Outcome, drift_test, drift_tests
-from loopml.monitoring.profile import profile
+from loopml.monitoring.profiles import profile
 from loopml.monitoring.report import DriftReport
+from loopml.monitoring.stattests import RULE, ColumnPair, DriftTest, Outcome, drift_test, drift_tests
 
 CATEGORIES = np.array([f"c{i}" for i in range(10)], dtype=object)
 SHARES = np.array([0.3, 0.2, 0.1, 0.1, 0.085, 0.075, 0.05, 0.04, 0.03, 0.02])

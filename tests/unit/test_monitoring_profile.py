@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from loopml.errors import InvalidInput
-from loopml.monitoring.profile import ColumnProfile, Profile, merge_profiles, profile
+from loopml.monitoring.profiles import ColumnProfile, Profile, merge_profiles, profile
 
 
 def mixed_frame(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
@@ -137,9 +137,7 @@ def test_datetimes_keep_min_and_max_as_epoch_seconds(tz: str | None) -> None:
 
 
 def test_all_missing_and_constant_columns() -> None:
-    df = pd.DataFrame(
-        {"none": [None] * 4, "nan": [np.nan] * 4, "const": [7.0] * 4, "const_text": ["a"] * 4}
-    )
+    df = pd.DataFrame({"none": [None] * 4, "nan": [np.nan] * 4, "const": [7.0] * 4, "const_text": ["a"] * 4})
     p = profile(df)
     assert (p.columns["none"].count, p.columns["none"].missing) == (0, 4)
     assert p.columns["none"].frequencies() == {}
@@ -260,7 +258,7 @@ def test_merging_incompatible_profiles_names_the_difference() -> None:
     with pytest.raises(InvalidInput, match=r"only in the first \['y'\], only in the second \['z'\]"):
         a.merge(b)
     c = profile(pd.DataFrame({"x": ["text"], "y": ["a"]}))
-    with pytest.raises(InvalidInput, match="column 'x'.* numeric .* categorical"):
+    with pytest.raises(InvalidInput, match=r"column 'x'.* numeric .* categorical"):
         a.merge(c)
     with pytest.raises(InvalidInput, match="at least one profile"):
         merge_profiles([])
@@ -319,7 +317,9 @@ def test_non_finite_statistics_survive_json() -> None:
     text = p.to_json()
     assert '"Infinity"' in text
     restored = Profile.from_json(text).columns["big"]
-    assert restored.mean == math.inf and math.isnan(restored.std or 0.0) == math.isnan(p.columns["big"].std or 0.0)
+    assert restored.mean == math.inf and math.isnan(restored.std or 0.0) == math.isnan(
+        p.columns["big"].std or 0.0
+    )
 
 
 def test_a_column_profile_compares_by_value() -> None:
@@ -338,7 +338,7 @@ def test_bad_arguments_name_the_offending_value() -> None:
         profile(df, columns=["a", "c"])
     with pytest.raises(InvalidInput, match="sample_size must be a whole number of at least 1, got 0"):
         profile(df, sample_size=0)
-    with pytest.raises(InvalidInput, match="max_categories must be .* got -1"):
+    with pytest.raises(InvalidInput, match=r"max_categories must be .* got -1"):
         profile(df, max_categories=-1)
     with pytest.raises(InvalidInput, match="cannot profile a dict"):
         profile({"a": [1]})

@@ -163,7 +163,7 @@ def test_bad_arguments_are_refused_with_the_value() -> None:
         QuantileSketch(alpha=2)
     with pytest.raises(InvalidInput, match="bin edges must be at least two ascending numbers"):
         QuantileSketch().counts_in([3.0, 1.0])
-    with pytest.raises(InvalidInput, match="different accuracy: 0.005 and 0.01"):
+    with pytest.raises(InvalidInput, match=r"different accuracy: 0\.005 and 0\.01"):
         QuantileSketch().merge(QuantileSketch(alpha=0.01))
     with pytest.raises(InvalidInput, match="not a quantile sketch"):
         QuantileSketch.from_dict({"alpha": 0.005})

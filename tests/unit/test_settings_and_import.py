@@ -57,12 +57,13 @@ def test_unsupported_tracking_uri(uri: str) -> None:
         Client(tracking_uri=uri)
 
 
-def test_import_loads_nothing_heavy() -> None:
+@pytest.mark.parametrize("module", ["loopml", "loopml.monitoring"])
+def test_import_loads_nothing_heavy(module: str) -> None:
     # How long the import takes is measured in benchmarks/bench_tracking.py, not asserted here.
     code = (
-        "import sys, json; import loopml;"
+        f"import sys, json; import {module};"
         "heavy = [m for m in ('sqlalchemy', 'pandas', 'pydantic', 'numpy', 'fsspec', 'alembic',"
-        " 'fastapi', 'starlette', 'uvicorn', 'httpx')"
+        " 'fastapi', 'starlette', 'uvicorn', 'httpx', 'scipy', 'pyarrow')"
         " if m in sys.modules];"
         "print(json.dumps({'heavy': heavy}))"
     )
@@ -93,6 +94,7 @@ def test_public_api_is_the_documented_one() -> None:
         "ThreadPoolTaskRunner", "InlineTaskRunner", "ProcessPoolTaskRunner", "DaskTaskRunner",
         "RunTimedOut", "UpstreamFailed",
         "score_batch", "BatchResult",
+        "log_reference",
     }  # fmt: skip
     assert set(loopml.__all__) == documented
     for name in loopml.__all__:

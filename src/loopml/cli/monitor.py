@@ -229,7 +229,7 @@ def profile(data: str, output: str, columns: tuple[str, ...], sample_size: int, 
     and save the profile: a reference for `loopml drift`."""
     import time
 
-    from ..monitoring.profile import profile as build
+    from ..monitoring.profiles import profile as build
 
     started = time.perf_counter()
     found = build(data, columns=list(columns) or None, sample_size=sample_size, chunk_size=chunk_size)

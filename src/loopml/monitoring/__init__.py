@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .drift import detect_drift as detect_drift
-    from .stattests import DriftTest as DriftTest
-    from .stattests import drift_test as drift_test
-    from .stattests import drift_tests as drift_tests
     from .monitors import MonitorResult as MonitorResult
     from .monitors import WindowDrift as WindowDrift
     from .monitors import monitor as monitor
-    from .profile import ColumnProfile as ColumnProfile
-    from .profile import Profile as Profile
-    from .profile import merge_profiles as merge_profiles
-    from .profile import profile as profile
+    from .profiles import ColumnProfile as ColumnProfile
+    from .profiles import Profile as Profile
+    from .profiles import merge_profiles as merge_profiles
+    from .profiles import profile as profile
     from .reference import load_reference as load_reference
     from .reference import log_reference as log_reference
     from .report import ColumnDrift as ColumnDrift
     from .report import DriftReport as DriftReport
+    from .stattests import DriftTest as DriftTest
+    from .stattests import drift_test as drift_test
+    from .stattests import drift_tests as drift_tests
 
 __all__ = [
     "ColumnDrift",
@@ -46,20 +46,20 @@ __all__ = [
 
 _WHERE = {
     "ColumnDrift": "report",
-    "ColumnProfile": "profile",
+    "ColumnProfile": "profiles",
     "DriftReport": "report",
     "DriftTest": "stattests",
     "MonitorResult": "monitors",
-    "Profile": "profile",
+    "Profile": "profiles",
     "WindowDrift": "monitors",
     "detect_drift": "drift",
     "drift_test": "stattests",
     "drift_tests": "stattests",
     "load_reference": "reference",
     "log_reference": "reference",
-    "merge_profiles": "profile",
+    "merge_profiles": "profiles",
     "monitor": "monitors",
-    "profile": "profile",
+    "profile": "profiles",
 }
 
 

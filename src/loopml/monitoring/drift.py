@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from . import statistics as stats
+from .report import ColumnDrift, DriftReport, MissingChange
 from .stattests import (
     ALPHA,
     CATEGORICAL_KINDS,
@@ -39,10 +40,9 @@ from .stattests import (
     forced_verdict,
     scores,
 )
-from .report import ColumnDrift, DriftReport, MissingChange
 
 if TYPE_CHECKING:
-    from .profile import ColumnProfile, Profile
+    from .profiles import ColumnProfile, Profile
 
 __all__ = ["detect_drift"]
 
@@ -109,7 +109,7 @@ def detect_drift(
 
 def _frame_columns(side: Any) -> list[str] | None:
     """The column names of a DataFrame or a Profile (``None`` for files: known once read)."""
-    from .profile import Profile
+    from .profiles import Profile
 
     if isinstance(side, Profile):
         return list(side.columns)
@@ -119,7 +119,7 @@ def _frame_columns(side: Any) -> list[str] | None:
 
 
 def _profiled(side: Any, columns: list[str] | None, options: Mapping[str, Any]) -> Profile:
-    from .profile import Profile, profile
+    from .profiles import Profile, profile
 
     if isinstance(side, Profile):
         return side
@@ -159,7 +159,7 @@ def _current_side(current: Any, wanted: list[str], options: Mapping[str, Any]) -
 
 
 def _describe(side: Any) -> str:
-    from .profile import Profile
+    from .profiles import Profile
 
     if isinstance(side, Profile):
         return f"Profile ({side.n_rows} rows x {len(side.columns)} columns)"

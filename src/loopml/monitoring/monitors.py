@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from ..entities import ModelVersion
     from ..tracking.client import Client
-    from .profile import Profile
+    from .profiles import Profile
     from .report import DriftReport
 
 __all__ = ["DRIFT_EVENT", "MonitorResult", "WindowDrift", "monitor"]
@@ -221,7 +221,7 @@ def _with_prediction(
     reference profile's exact statistics are kept for the features), and the logged outputs."""
     from dataclasses import replace
 
-    from .profile import profile
+    from .profiles import profile
 
     logged = rows[_LOG_PREDICTION]
     if _is_label(outputs) or _is_label(logged):  # class labels: compared as categories

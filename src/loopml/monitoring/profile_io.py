@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidInput, NotFound
-from .profile import ColumnProfile, Profile, ProfileOptions, build_profile, check_columns, merge_two
+from .profiles import ColumnProfile, Profile, ProfileOptions, build_profile, check_columns, merge_two
 from .sketch import QuantileSketch
 
 if TYPE_CHECKING:
@@ -295,7 +295,9 @@ def profile_files(
     spec = ReadSpec(options.chunk_size, wanted=wanted, storage_options=storage_options)
     rng = np.random.default_rng(options.seed)
     result: Profile | None = None
-    for piece in plan_pieces(files, options.chunk_size, split=False):
+    # split: a Parquet piece is a run of row groups of about chunk_size rows, so that pyarrow
+    # pre-buffers only those (over a whole file it buffers every row group: memory ~ file size)
+    for piece in plan_pieces(files, options.chunk_size, split=True):
         for table in _tables(piece, spec):
             part = _profile_table(table, options, rng)
             result = part if result is None else _merge_padded(result, part, rng)

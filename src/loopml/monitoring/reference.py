@@ -23,7 +23,7 @@ from ..errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from ..entities import ModelVersion
     from ..tracking.client import Client
-    from .profile import Profile
+    from .profiles import Profile
 
 __all__ = [
     "MODEL_REFERENCE_FILE",
@@ -45,7 +45,7 @@ REFERENCE_TAG = "loopml.reference_profile"
 
 def as_profile(data: Any, **options: Any) -> Profile:
     """``data`` itself when it is a :class:`Profile`, else its profile (a DataFrame or a file)."""
-    from .profile import Profile, profile
+    from .profiles import Profile, profile
 
     if isinstance(data, Profile):
         return data
@@ -157,7 +157,7 @@ def _is_dir(store: Any, path: str) -> bool:
 
 
 def _read_profile(location: str) -> Profile:
-    from .profile import Profile
+    from .profiles import Profile
 
     try:
         if location.endswith(".json"):

@@ -59,7 +59,7 @@ from ..errors import InvalidInput
 from . import statistics as stats
 
 if TYPE_CHECKING:
-    from .profile import ColumnProfile, Profile
+    from .profiles import ColumnProfile, Profile
 
 __all__ = [
     "ALPHA",

@@ -358,7 +358,10 @@ def _holds_booleans(series: pd.Series) -> bool:
     with nulls, JSON true/false), which profiles as boolean, not categorical."""
     from pandas.api.types import infer_dtype
 
-    return bool(series.notna().any()) and infer_dtype(series, skipna=True) == "boolean"
+    head = series.iloc[:64].dropna()
+    if len(head) and not all(isinstance(v, bool | np.bool_) for v in head):
+        return False  # the common case, decided without a pass over the column
+    return bool(infer_dtype(series, skipna=True) == "boolean")
 
 
 def pd_series(values: np.ndarray, index: Any) -> pd.Series:
