@@ -308,23 +308,11 @@ def profile_files(
 
 
 def _find_files(data: PathOrUrl | Sequence[PathOrUrl], storage_options: Mapping[str, Any]) -> list[InputFile]:
-    """Each file the paths, globs, directories or URLs name, looked into; InvalidInput names a
-    file that cannot be read (batch_inputs' own pieces, so that the error can name it)."""
-    import pyarrow as pa
+    """Each file the paths, globs, directories or URLs name, looked into (batch scoring's finder:
+    NotFound for a pattern matching nothing, InvalidInput naming a file that cannot be read)."""
+    from ..serving.batch_inputs import find_inputs
 
-    from ..serving.batch_inputs import _expand, _identify, _inspect
-
-    patterns = [data] if isinstance(data, str | os.PathLike) else list(data)
-    if not patterns:
-        raise InvalidInput("no input given: pass a path, a glob or a list of them")
-    urls = list(dict.fromkeys(url for p in patterns for url in _expand(os.fspath(p), storage_options)))
-    files = []
-    for url in urls:
-        try:
-            files.append(_inspect(_identify(url, None, storage_options), storage_options))
-        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {url!r}: {exc}", input=url) from exc
-    return files
+    return find_inputs(data, None, storage_options)
 
 
 def _check_file_columns(columns: Sequence[str], file: InputFile) -> None:

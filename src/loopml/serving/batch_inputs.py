@@ -134,8 +134,11 @@ def find_inputs(
 ) -> list[InputFile]:
     """Every file the paths, globs, directories or URLs name, in order, each looked into.
 
-    NotFound names a pattern that matches no file; InvalidInput a file whose format is unknown.
+    NotFound names a pattern that matches no file; InvalidInput a file whose format is unknown
+    or that cannot be read.
     """
+    import pyarrow as pa
+
     patterns = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     if not patterns:
         raise InvalidInput("no input given: pass a path, a glob or a list of them")
@@ -143,8 +146,12 @@ def find_inputs(
     for pattern in patterns:
         text = os.fspath(pattern)
         for url in _expand(text, storage_options):
-            if url not in found:
+            if url in found:
+                continue
+            try:
                 found[url] = _inspect(_identify(url, input_format, storage_options), storage_options)
+            except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"cannot read {url!r}: {exc}", input=url) from exc
     return list(found.values())
 
 
@@ -314,7 +321,7 @@ def _parquet_chunks(piece: Piece, spec: ReadSpec) -> Generator[Chunk, None, None
     file = piece.file
     columns = [c for c in file.columns or () if spec.wanted is None or c in spec.wanted]
     with _opened(file.url, spec.storage_options) as raw:
-        parquet = pq.ParquetFile(raw)
+        parquet = pq.ParquetFile(raw, pre_buffer=False)  # pre-buffering reads every row group at once
         batches = parquet.iter_batches(
             batch_size=spec.chunk_size, row_groups=piece.row_groups, columns=columns, use_threads=True
         )
