@@ -37,7 +37,7 @@ def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
-def _register(training_data: object = None) -> loopml.ModelVersion:
+def _register(training_data: object = None, name: str = "churn") -> loopml.ModelVersion:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -51,11 +51,11 @@ def _register(training_data: object = None) -> loopml.ModelVersion:
     model = Pipeline([("prep", prep), ("clf", LogisticRegression())]).fit(X, y)
     with loopml.start_run():
         info = loopml.log_model(
-            model, "model", input_example=X.head(), registered_model_name="churn", training_data=training_data
+            model, "model", input_example=X.head(), registered_model_name=name, training_data=training_data
         )
     version = info.registered_model_version
     assert version is not None
-    loopml.Client().set_registered_model_alias("churn", "champion", version.version)
+    loopml.Client().set_registered_model_alias(name, "champion", version.version)
     return version
 
 
@@ -200,3 +200,42 @@ def test_monitoring_what_a_real_server_logged(tmp_path: Path) -> None:
     assert result.drift_detected
     assert result.latest.report is not None
     assert result.latest.report.to_dict()["columns"]["x1"]["drift_detected"] is True
+
+
+def test_monitoring_through_a_loopml_server(
+    loopml_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reference, version, monitoring run, report artifacts and the event all go through a real
+    `loopml server` (PostgreSQL behind it)."""
+    import uuid
+
+    from loopml.tracking.fluent import _client
+
+    monkeypatch.setenv("LOOPML_TRACKING_URI", loopml_server)
+    try:
+        version = _register(name=f"remote-churn-{uuid.uuid4().hex[:8]}")
+        name = version.name
+        loopml.log_reference(_frame(8_000, seed=2), model_uri=f"models:/{name}/{version.version}")
+        root = str(tmp_path / "predictions")
+        _log_days(root, [_frame(3_000, seed=12, shift=1.0)])
+        nothing = monitor(f"models:/{name}@champion", since="1d", until=END, prediction_log=root)
+        assert nothing.latest is None and nothing.event_id is None  # the log holds "churn" only
+        result = monitor(
+            f"models:/{name}@champion",
+            since="1d",
+            until=END,
+            prediction_log=root,
+            served_name="churn",
+            drift_share=0.25,
+        )
+        assert result.drift_detected and result.event_id is not None
+        client = loopml.Client()
+        assert {f.path for f in client.list_artifacts(result.run_id)} >= {
+            "drift_report.html",
+            "drift_report.json",
+        }
+        event = next(e for e in client.get_events(types=["drift.detected"]) if e.id == result.event_id)
+        assert event.subject == f"models:/{name}/{version.version}"
+        client.close()
+    finally:
+        _client().close()
