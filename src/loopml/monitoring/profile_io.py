@@ -300,6 +300,7 @@ def profile_files(
     for piece in plan_pieces(files, options.chunk_size, split=True):
         for table in _tables(piece, spec):
             part = _profile_table(table, options, rng)
+            del table
             result = part if result is None else _merge_padded(result, part, rng)
     if result is None:
         raise InvalidInput(f"the input {data!r} holds no table to profile")
@@ -338,7 +339,10 @@ def _tables(piece: Piece, spec: ReadSpec) -> Iterator[pa.Table]:
             return
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {piece.file.url!r}: {exc}", input=piece.file.url) from exc
-        yield chunk.table
+        table = chunk.table
+        del chunk  # one chunk in memory at a time: none is held while the next is read
+        yield table
+        del table
 
 
 def _profile_table(table: pa.Table, options: ProfileOptions, rng: np.random.Generator) -> Profile:

@@ -326,7 +326,10 @@ def _parquet_chunks(piece: Piece, spec: ReadSpec) -> Generator[Chunk, None, None
             batch_size=spec.chunk_size, row_groups=piece.row_groups, columns=columns, use_threads=True
         )
         for batch in batches:
-            yield Chunk(pa.Table.from_batches([batch]), file.url, progress=batch.num_rows)
+            table, rows = pa.Table.from_batches([batch]), batch.num_rows
+            del batch  # the consumer's chunk is the only reference while the next one is read
+            yield Chunk(table, file.url, progress=rows)
+            del table
 
 
 def _text_chunks(piece: Piece, spec: ReadSpec) -> Generator[Chunk, None, None]:
@@ -347,7 +350,9 @@ def _text_chunks(piece: Piece, spec: ReadSpec) -> Generator[Chunk, None, None]:
         for block in _line_blocks(stream, start, piece.end, block_bytes):
             position = raw.tell()
             table, malformed = parse(block)
+            del block
             yield Chunk(table, file.url, malformed, progress=max(position - reported, 0))
+            del table
             reported = max(position, reported)
 
 
