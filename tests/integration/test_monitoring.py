@@ -151,6 +151,7 @@ def test_log_reference_tags_the_version_and_wins_over_the_models_own(tmp_path: P
     version = _register(training_data=_frame(5_000, seed=2))
     own = load_reference("models:/churn/1")
     assert own.n_rows == 5_000
+    assert load_reference(f"runs:/{version.run_id}/model").n_rows == 5_000  # the model's own file
     uri = loopml.log_reference(_frame(7_000, seed=3), model_uri="models:/churn@champion")
     assert uri.startswith(f"runs:/{version.run_id}/")
     assert loopml.Client().get_model_version("churn", 1).tags[REFERENCE_TAG] == uri

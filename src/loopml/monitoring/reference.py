@@ -105,8 +105,9 @@ def log_reference(
 
 def load_reference(uri: str | os.PathLike[str], *, client: Client | None = None) -> Profile:
     """The reference profile ``uri`` names: a ``models:/`` URI (the version's tagged profile, else
-    the one in its model directory), ``runs:/<run_id>`` (its ``reference/profile.parquet``) or
-    ``runs:/<run_id>/<path>``, or a path or URL of a profile (``.parquet`` or ``.json``)."""
+    the one in its model directory), ``runs:/<run_id>`` (its ``reference/profile.parquet``),
+    ``runs:/<run_id>/<model path>`` (the model's own reference) or ``runs:/<run_id>/<file>``,
+    or a path or URL of a profile (``.parquet`` or ``.json``)."""
     from ..tracking import fluent
 
     text = os.fspath(uri)
@@ -142,18 +143,13 @@ def _run_reference(uri: str, client: Client) -> Profile:
     if not run_id:
         raise InvalidInput(f"invalid runs:/ URI {uri!r}: expected runs:/<run_id>[/<path>]", uri=uri)
     path = path.strip("/") or RUN_REFERENCE_PATH
+    if not path.endswith((".parquet", ".json")):  # a model directory: its own reference file
+        path = f"{path}/{MODEL_REFERENCE_FILE}"
     store = client.artifact_store(run_id)
-    candidates = [path, f"{path}/{MODEL_REFERENCE_FILE}"]
-    found = next((p for p in candidates if store.exists(p) and not _is_dir(store, p)), None)
-    if found is None:
+    if not store.exists(path):
         raise NotFound(f"run {run_id} has no reference profile at {path!r}", run_id=run_id, path=path)
     with tempfile.TemporaryDirectory(prefix="loopml-reference-") as tmp:
-        local = store.download(found, tmp)
-        return _read_profile(local)
-
-
-def _is_dir(store: Any, path: str) -> bool:
-    return bool(store.list(path)) and not path.endswith((".parquet", ".json"))
+        return _read_profile(store.download(path, tmp))
 
 
 def _read_profile(location: str) -> Profile:
