@@ -279,5 +279,10 @@ def loopml_auth_server(
 @pytest.fixture(scope="session")
 def server_tools() -> SimpleNamespace:
     """Helpers for tests that start their own servers or client processes:
-    ``running_server(args, home)``, ``server_env(home)``, ``free_port()``."""
-    return SimpleNamespace(running_server=running_server, server_env=server_env, free_port=_free_port)
+    ``running_server(args, home)``, ``server_env(home)``, ``free_port()``, ``service_missing(reason)``."""
+    return SimpleNamespace(
+        running_server=running_server,
+        server_env=server_env,
+        free_port=_free_port,
+        service_missing=service_missing,
+    )

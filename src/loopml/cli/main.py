@@ -27,6 +27,7 @@ from .permissions import permissions
 from .runs import runs
 from .serve import serve
 from .server import server
+from .ui import ui
 from .users import create_admin, users
 
 __all__ = ["cli", "main"]
@@ -100,6 +101,7 @@ cli.add_command(batch)
 cli.add_command(monitor)
 cli.add_command(drift)
 cli.add_command(profile)
+cli.add_command(ui)
 cli.add_command(users)
 cli.add_command(permissions)
 server.add_command(create_admin)

@@ -28,13 +28,19 @@ are JSON; NaN and infinities travel as the strings "NaN", "Infinity" and "-Infin
 
 
 def create_app(
-    store: Store, artifacts_destination: str, *, auth: Any = None, close_store: bool = False
+    store: Store,
+    artifacts_destination: str,
+    *,
+    auth: Any = None,
+    close_store: bool = False,
+    ui: bool | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``store``; artifacts live under ``artifacts_destination``.
 
     With ``auth`` true every route but ``/health`` needs an API token and the permission its
     rule in :mod:`loopml.server.permissions` names (see :mod:`loopml.server.auth`). With ``close_store``
-    the store is closed when the application shuts down (the app owns it).
+    the store is closed when the application shuts down (the app owns it). ``ui`` serves the
+    web UI at ``/`` (default: when its extra, Jinja2 and plotly, is installed).
     """
 
     @asynccontextmanager
@@ -62,7 +68,17 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    if ui or (ui is None and _ui_installed()):
+        from .ui import install_ui
+
+        install_ui(app)
     return app
+
+
+def _ui_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("jinja2", "plotly"))
 
 
 def app_from_env() -> FastAPI:

@@ -28,10 +28,20 @@ from ..entities import ResourceKind, User
 from ..errors import InvalidInput, LoopmlError, NotFound, PermissionDenied, Unauthenticated
 from ..store.base import Store
 from .errors import error_response
-from .permissions import Access, Locator, Rule, public_paths, rule_for
+from .permissions import (
+    UI_PREFIX,
+    Access,
+    Locator,
+    Rule,
+    is_public_ui_path,
+    is_ui_path,
+    public_paths,
+    rule_for,
+)
 
 __all__ = [
     "CALLER",
+    "UI_TOKEN_COOKIE",
     "AppRoute",
     "Authentication",
     "Guard",
@@ -47,8 +57,19 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="loopml"'}
 RUN_CACHE_SIZE = 10_000
 
 
+#: The cookie the web UI keeps its API token in (set by ``/ui/login``; HttpOnly, SameSite=Strict).
+UI_TOKEN_COOKIE = "loopml_token"
+#: The header the UI's own scripts send with API calls: the cookie stands for the bearer token only
+#: with it (another site's form cannot set it: no cross-site request forgery).
+UI_HEADER = b"x-loopml-ui"
+
+
 def bearer_token(scope: Scope) -> str:
-    """The token of the ``Authorization: Bearer <token>`` header; Unauthenticated without one."""
+    """The token of the ``Authorization: Bearer <token>`` header (or, for the web UI, of its
+    cookie); Unauthenticated without one."""
+    ui_token = _ui_token(scope)
+    if ui_token is not None:
+        return ui_token
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             header: str = bytes(value).decode("latin-1")
@@ -63,6 +84,24 @@ def bearer_token(scope: Scope) -> str:
         "(loopml clients send LOOPML_TRACKING_TOKEN); an admin creates tokens with "
         "`loopml users token create USER`"
     )
+
+
+def _ui_token(scope: Scope) -> str | None:
+    """The UI cookie's token, for a UI page or for an API call made by the UI's scripts."""
+    headers = dict(scope.get("headers", ()))
+    if b"authorization" in headers:
+        return None
+    if not is_ui_path(scope["path"]) and headers.get(UI_HEADER) != b"1":
+        return None
+    from http.cookies import SimpleCookie
+
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(bytes(headers.get(b"cookie", b"")).decode("latin-1"))
+    except Exception:  # a malformed Cookie header: as if there were none
+        return None
+    found = cookies.get(UI_TOKEN_COOKIE)
+    return found.value if found is not None and found.value else None
 
 
 class Guard:
@@ -193,7 +232,8 @@ class Authentication:
         self.public = public_paths()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self.public or is_public_ui_path(path):
             await self.app(scope, receive, send)
             return
         fastapi_app: FastAPI = scope["app"]
@@ -203,11 +243,24 @@ class Authentication:
             if not user.is_admin:
                 _check_other_routes(fastapi_app, scope, user)
         except LoopmlError as exc:
+            if exc.http_status == 401 and is_ui_path(path):  # a page: to the sign-in page
+                await _to_sign_in(scope)(scope, receive, send)
+                return
             headers = CHALLENGE if exc.http_status == 401 else None
             await error_response(exc, headers)(scope, receive, send)
             return
         scope[CALLER] = user
         await self.app(scope, receive, send)
+
+
+def _to_sign_in(scope: Scope) -> Any:
+    from urllib.parse import quote
+
+    from starlette.responses import RedirectResponse
+
+    query = scope.get("query_string", b"").decode("latin-1")
+    target = scope["path"] + (f"?{query}" if query else "")
+    return RedirectResponse(f"{UI_PREFIX}/login?next={quote(target, safe='')}", status_code=303)
 
 
 @dataclass(frozen=True)

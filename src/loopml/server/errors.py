@@ -64,7 +64,29 @@ async def _loopml_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoopmlError)
     if exc.http_status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(exc)
+    page = _ui_page(request, exc.http_status, exc.message)
+    return page if page is not None else error_response(exc)
+
+
+def _ui_page(request: Request, status: int, message: str) -> Response | None:
+    """An HTML error page for a page of the web UI (None for the API)."""
+    from .permissions import is_ui_path
+
+    if not is_ui_path(request.url.path) or getattr(request.app.state, "ui_templates", None) is None:
+        return None
+    from .ui.templating import render
+
+    titles = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found"}
+    return render(
+        request,
+        "error.html",
+        status,
+        status=status,
+        title=titles.get(status, "Error"),
+        message=message,
+        back=None,
+        back_label=None,
+    )
 
 
 def _where(location: Any) -> str:
@@ -82,6 +104,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = f"{exc.detail}: {request.method} {request.url.path}"
+    page = _ui_page(request, exc.status_code, f"There is no page at {request.url.path}.")
+    if page is not None:
+        return page
     return json_response(_body(code, message), exc.status_code, dict(exc.headers or {}))
 
 

@@ -31,6 +31,8 @@ __all__ = [
     "Access",
     "Locator",
     "Rule",
+    "is_public_ui_path",
+    "is_ui_path",
     "public_paths",
     "rule_for",
 ]
@@ -176,8 +178,27 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+#: The web UI (:mod:`loopml.server.ui`): its pages are for any signed-in user (each page shows
+#: only what the user may READ, and its actions go through the API routes above); the sign-in
+#: page and the assets are public.
+UI_PREFIX = "/ui"
+UI_PUBLIC_PATHS = frozenset({UI_PREFIX + "/login"})
+UI_PUBLIC_PREFIX = UI_PREFIX + "/static/"
+
+
+def is_ui_path(path: str) -> bool:
+    """A path (or path template) of the web UI: ``/`` or under ``/ui``."""
+    return path in ("/", UI_PREFIX) or path.startswith(UI_PREFIX + "/")
+
+
+def is_public_ui_path(path: str) -> bool:
+    return path in UI_PUBLIC_PATHS or path.startswith(UI_PUBLIC_PREFIX)
+
+
 def rule_for(method: str, path: str) -> Rule:
     """The rule of a route; ADMIN_ONLY for a route the table does not know (HEAD is GET)."""
+    if is_ui_path(path):
+        return PUBLIC if is_public_ui_path(path) else SIGNED_IN
     return RULES.get(("GET" if method == "HEAD" else method, path), ADMIN_ONLY)
 
 
