@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from . import experiments, flows, home, models, monitoring, runs
+from . import compare, experiments, flows, home, models, monitoring, runs
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = (home.router, experiments.router, runs.router, models.router, flows.router, monitoring.router)
+ROUTERS = (
+    home.router,
+    experiments.router,
+    compare.router,
+    runs.router,
+    models.router,
+    flows.router,
+    monitoring.router,
+)
