@@ -585,6 +585,7 @@ def print_next_steps(result: DemoResult, console: Console, *, elapsed: float) ->
         f"loopml experiments list --tracking-uri {quoted}",
         f"loopml models history {MODEL_NAME} --tracking-uri {quoted}",
         f"loopml --tracking-uri {quoted} serve models:/{MODEL_NAME}@{CHAMPION} --port 8000",
+        f"loopml ui --tracking-uri {quoted}   # then open http://127.0.0.1:5000/",
         f"loopml monitor models:/{MODEL_NAME}@{CHAMPION} --tracking-uri {quoted} --since 3d --window 1d"
         f" --prediction-log {shlex.quote((result.home / 'predictions').as_posix())}",
         *(
