@@ -222,6 +222,24 @@ def test_write_records_upserts_task_runs_and_appends_logs_and_artifacts(store: O
     assert store.get_artifacts(fr.flow_run_id, key="report") == [art1]
 
 
+def test_task_dependencies_are_kept(store: OrchestrationStore) -> None:
+    fr = _flow_run()
+    store.create_flow_run(fr)
+    first, second = _task_run(fr.flow_run_id, 0), _task_run(fr.flow_run_id, 1)
+    third = _task_run(fr.flow_run_id, 2, upstream_task_run_ids=(first.task_run_id, second.task_run_id))
+    store.write_records([first, second, third])
+    found = {t.task_run_id: t.upstream_task_run_ids for t in store.get_task_runs(fr.flow_run_id)}
+    assert found == {
+        first.task_run_id: (),
+        second.task_run_id: (),
+        third.task_run_id: (first.task_run_id, second.task_run_id),
+    }
+    with pytest.raises(InvalidInput, match=r"upstream task run id of task run .* 'not an id'"):
+        store.write_records([_task_run(fr.flow_run_id, 3, upstream_task_run_ids=("not an id",))])
+    with pytest.raises(InvalidInput, match=r"upstream_task_run_ids of task run .* sequence of ids"):
+        store.write_records([_task_run(fr.flow_run_id, 3, upstream_task_run_ids="abc")])
+
+
 def test_the_last_snapshot_of_a_batch_wins(store: OrchestrationStore) -> None:
     fr = _flow_run()
     store.create_flow_run(fr)

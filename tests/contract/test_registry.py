@@ -233,6 +233,25 @@ def test_tags_and_descriptions_are_recorded(client: Client) -> None:
         client.delete_registered_model_tag("churn", "team")
 
 
+def test_a_description_change_may_carry_a_comment_into_the_history(client: Client) -> None:
+    _register(client, "churn")
+    client.update_registered_model("churn", "predicts churn", comment="after the review")
+    client.update_model_version("churn", 1, "first", comment="trained on May data")
+    model_change, version_change = client.get_model_history("churn")[-2:]
+    assert (model_change.action, model_change.new_value, model_change.comment) == (
+        "registered_model.description_updated",
+        "predicts churn",
+        "after the review",
+    )
+    assert (version_change.version, version_change.new_value, version_change.comment) == (
+        1,
+        "first",
+        "trained on May data",
+    )
+    client.update_model_version("churn", 1, "second")
+    assert client.get_model_history("churn")[-1].comment is None
+
+
 # -------------------------------------------------------------------------------- history and events
 
 

@@ -158,6 +158,36 @@ def test_log_prints_records_print_output_and_still_prints(
 # ---- run artifacts --------------------------------------------------------------------------------
 
 
+def test_task_runs_keep_the_task_runs_they_waited_for(loopml_store: Client) -> None:
+    @task
+    def load(part: int) -> list[int]:
+        return [part]
+
+    @task
+    def join(parts: list[list[int]], scale: int = 1) -> int:
+        return sum(p[0] for p in parts) * scale
+
+    @task
+    def report(total: int) -> str:
+        return f"total {total}"
+
+    @flow
+    def pipeline() -> str:
+        first, second = load.submit(1), load.submit(2)
+        total = join.submit([first, second], scale=2)
+        summary = report.submit(5, wait_for=[total])  # an ordering dependency, no data
+        return str(report(total.result())) + summary.result()
+
+    state = pipeline(return_state=True)
+    runs = loopml_store.store.orchestration.get_task_runs(state.flow_run_id)
+    by_name = {r.name: r for r in runs}
+    loads = [by_name["load-0"].task_run_id, by_name["load-1"].task_run_id]
+    assert by_name["load-0"].upstream_task_run_ids == ()
+    assert by_name["join-0"].upstream_task_run_ids == tuple(loads)
+    assert by_name["report-0"].upstream_task_run_ids == (by_name["join-0"].task_run_id,)
+    assert by_name["report-1"].upstream_task_run_ids == ()  # given a plain value
+
+
 def test_artifacts_are_kept_with_the_flow_and_task_runs(loopml_store: Client) -> None:
     ids: dict[str, Any] = {}
 

@@ -85,6 +85,8 @@ class TaskRun:
 
     ``dynamic_key`` tells calls of the same task in one flow run apart (``"0"``, ``"1"``, ... in
     call order); a retried flow run finds the completed calls by (``task_key``, ``dynamic_key``).
+    ``upstream_task_run_ids`` are the task runs it waited for: the futures and states among its
+    arguments and in its ``wait_for``.
     """
 
     task_run_id: str
@@ -101,6 +103,7 @@ class TaskRun:
     parameters: dict[str, Any] = field(default_factory=dict)
     history: tuple[StateChange, ...] = ()
     error: str | None = None
+    upstream_task_run_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

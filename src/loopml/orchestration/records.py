@@ -51,6 +51,7 @@ class TaskRecord:
     result_ref: str | None = None
     error: str | None = None
     history: list[tuple[StateType, int]] = field(default_factory=list)
+    upstream: tuple[str, ...] = ()
 
     def set_state(self, state: StateType, at: int) -> None:
         self.state = state
@@ -72,6 +73,7 @@ class TaskRecord:
             parameters=self.parameters,
             history=tuple(self.history),
             error=self.error,
+            upstream_task_run_ids=self.upstream,
         )
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from ..cache_policies import CacheContext, CachePolicy
@@ -85,6 +86,32 @@ def resolve(value: Any) -> Any:
     return value
 
 
+def upstream_ids(values: Iterable[Any]) -> tuple[str, ...]:
+    """The task runs behind the futures and states among ``values`` (looked into as
+    :func:`resolve` looks), each once, in order."""
+    from .futures import TaskFuture
+
+    found: dict[str, None] = {}
+
+    def visit(value: Any) -> None:
+        kind = type(value)
+        if kind in _SCALARS:
+            return
+        if isinstance(value, TaskFuture | State):
+            if value.task_run_id:
+                found[value.task_run_id] = None
+        elif kind is list or kind is tuple:
+            for v in value:
+                visit(v)
+        elif kind is dict:
+            for v in value.values():
+                visit(v)
+
+    for value in values:
+        visit(value)
+    return tuple(found)
+
+
 def _upstream(state: State) -> Any:
     if not state.is_completed():
         raise UpstreamFailed(
@@ -133,6 +160,7 @@ class TaskCall:
         record = self.record
         try:
             inputs = self.task.bind(self.args, self.kwargs)
+            record.upstream = upstream_ids((*inputs.values(), *self.wait_for))
             for dependency in self.wait_for:
                 resolve(dependency)
             inputs = {k: resolve(v) for k, v in inputs.items()}

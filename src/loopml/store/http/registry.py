@@ -91,8 +91,10 @@ class HttpRegistry:
     def get_registered_model(self, name: str) -> RegisteredModel:
         return _as(RegisteredModel, self._read(_model(name)))
 
-    def update_registered_model(self, name: str, description: str, *, actor: str = "") -> RegisteredModel:
-        data = self._change("PATCH", _model(name), actor, {"description": description})
+    def update_registered_model(
+        self, name: str, description: str, *, comment: str | None = None, actor: str = ""
+    ) -> RegisteredModel:
+        data = self._change("PATCH", _model(name), actor, {"description": description, "comment": comment})
         return _as(RegisteredModel, data)
 
     def delete_registered_model(self, name: str, *, force: bool = False, actor: str = "") -> None:
@@ -143,9 +145,10 @@ class HttpRegistry:
         return _as(ModelVersion, self._read(_version(name, version)))
 
     def update_model_version(
-        self, name: str, version: int, description: str, *, actor: str = ""
+        self, name: str, version: int, description: str, *, comment: str | None = None, actor: str = ""
     ) -> ModelVersion:
-        data = self._change("PATCH", _version(name, version), actor, {"description": description})
+        body = {"description": description, "comment": comment}
+        data = self._change("PATCH", _version(name, version), actor, body)
         return _as(ModelVersion, data)
 
     def delete_model_version(self, name: str, version: int, *, force: bool = False, actor: str = "") -> None:

@@ -36,6 +36,7 @@ TASK_RUN_COLUMNS = (
     "parameters",
     "history",
     "error",
+    "upstream",
 )
 LOG_COLUMNS = ("flow_run_id", "task_run_id", "timestamp", "level", "logger", "message")
 ARTIFACT_COLUMNS = (
@@ -251,6 +252,7 @@ def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
             and _is_optional_text(tr.cache_key, t.CACHE_KEY_LENGTH)
             and _is_optional_text(tr.result_ref, t.URI_LENGTH)
             and _is_optional_text(tr.error, None)
+            and (upstream := _upstream_ids(tr.upstream_task_run_ids)) is not None
         ):
             return (
                 tr.task_run_id,
@@ -267,8 +269,20 @@ def task_run_row(tr: TaskRun) -> tuple[Any, ...]:
                 parameters,
                 orjson.dumps(history).decode(),
                 tr.error,
+                upstream or None,
             )
     return _checked_task_run_row(tr)
+
+
+def _upstream_ids(ids: Any) -> str | None:
+    """Well-formed upstream ids as JSON ("" for none), else None (the checked path says why)."""
+    if type(ids) is not tuple and type(ids) is not list:
+        return None
+    if not ids:
+        return ""
+    if not all(type(i) is str and _ID_RE.fullmatch(i) for i in ids):
+        return None
+    return orjson.dumps(list(ids)).decode()
 
 
 def _checked_task_run_row(tr: TaskRun) -> tuple[Any, ...]:
@@ -291,7 +305,15 @@ def _checked_task_run_row(tr: TaskRun) -> tuple[Any, ...]:
         json_object(tr.parameters, f"parameters of {what}"),
         history_json(tr.history, f"history of {what}"),
         optional_text(tr.error, f"error of {what}"),
+        _checked_upstream(tr.upstream_task_run_ids, what),
     )
+
+
+def _checked_upstream(ids: Any, what: str) -> str | None:
+    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
+        raise InvalidInput(f"upstream_task_run_ids of {what} must be a sequence of ids, got {ids!r}")
+    checked = [check_id(i, f"an upstream task run id of {what}") for i in ids]
+    return orjson.dumps(checked).decode() if checked else None
 
 
 def log_row(log: LogRecord) -> tuple[Any, ...]:
@@ -407,6 +429,7 @@ def task_run_from_row(r: Any) -> TaskRun:
         parameters=orjson.loads(r.parameters),
         history=_history(r.history),
         error=r.error,
+        upstream_task_run_ids=tuple(orjson.loads(r.upstream)) if r.upstream else (),
     )
 
 

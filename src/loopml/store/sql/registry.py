@@ -123,12 +123,14 @@ class SqlRegistry:
         with self._store._read("reading a registered model") as conn:
             return rows.load_models(conn, [self._model_row(conn, name)])[0]
 
-    def update_registered_model(self, name: str, description: str, *, actor: str = "") -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str, *, comment: str | None = None, actor: str = ""
+    ) -> RegisteredModel:
         with self._store._write("updating a registered model") as conn:
             old = self._model_row(conn, name).description
             conn.execute(t.registered_models.update().where(_m.name == name).values(description=description))
             change = Change(
-                name, "registered_model.description_updated", None, "description", old, description
+                name, "registered_model.description_updated", None, "description", old, description, comment
             )
             self._change(conn, change, actor)
         return self.get_registered_model(name)
@@ -260,7 +262,7 @@ class SqlRegistry:
             return rows.load_versions(conn, [self._version_row(conn, name, number)])[0]
 
     def update_model_version(
-        self, name: str, version: int, description: str, *, actor: str = ""
+        self, name: str, version: int, description: str, *, comment: str | None = None, actor: str = ""
     ) -> ModelVersion:
         number = v.model_version(version)
         with self._store._write("updating a model version") as conn:
@@ -271,7 +273,7 @@ class SqlRegistry:
                 .values(description=description)
             )
             change = Change(
-                name, "model_version.description_updated", number, "description", old, description
+                name, "model_version.description_updated", number, "description", old, description, comment
             )
             self._change(conn, change, actor)
         return self.get_model_version(name, number)

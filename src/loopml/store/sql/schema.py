@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 KEY_LENGTH = 250
 ID_LENGTH = 32
@@ -350,6 +350,7 @@ task_runs = sa.Table(
     sa.Column("parameters", sa.Text, nullable=False),
     sa.Column("history", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("upstream", sa.Text, nullable=True),  # JSON list of task run ids (migration 0007)
     sa.UniqueConstraint("task_run_id", name="uq_task_runs_task_run_id"),
     sa.Index("ix_task_runs_flow_run_start", "flow_run_id", "start_time"),
 )
