@@ -149,8 +149,10 @@ class RegistryClient:
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registry.get_registered_model(name)
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self._registry.update_registered_model(name, description, actor=self.actor)
+    def update_registered_model(
+        self, name: str, description: str, comment: str | None = None
+    ) -> RegisteredModel:
+        return self._registry.update_registered_model(name, description, comment=comment, actor=self.actor)
 
     def delete_registered_model(self, name: str, force: bool = False) -> None:
         self._registry.delete_registered_model(name, force=force, actor=self.actor)
@@ -175,8 +177,12 @@ class RegistryClient:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._registry.get_model_version(name, _number(version))
 
-    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
-        return self._registry.update_model_version(name, _number(version), description, actor=self.actor)
+    def update_model_version(
+        self, name: str, version: int | str, description: str, comment: str | None = None
+    ) -> ModelVersion:
+        return self._registry.update_model_version(
+            name, _number(version), description, comment=comment, actor=self.actor
+        )
 
     def delete_model_version(self, name: str, version: int | str, force: bool = False) -> None:
         self._registry.delete_model_version(name, _number(version), force=force, actor=self.actor)

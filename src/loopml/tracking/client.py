@@ -405,8 +405,10 @@ class Client:
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.registry.get_registered_model(name)
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self.registry.update_registered_model(name, description)
+    def update_registered_model(
+        self, name: str, description: str, comment: str | None = None
+    ) -> RegisteredModel:
+        return self.registry.update_registered_model(name, description, comment)
 
     def delete_registered_model(self, name: str, force: bool = False) -> None:
         self.registry.delete_registered_model(name, force)
@@ -429,8 +431,10 @@ class Client:
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.registry.get_model_version(name, version)
 
-    def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
-        return self.registry.update_model_version(name, version, description)
+    def update_model_version(
+        self, name: str, version: int | str, description: str, comment: str | None = None
+    ) -> ModelVersion:
+        return self.registry.update_model_version(name, version, description, comment)
 
     def delete_model_version(self, name: str, version: int | str, force: bool = False) -> None:
         self.registry.delete_model_version(name, version, force)

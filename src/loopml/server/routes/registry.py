@@ -52,6 +52,7 @@ class NewModel:
 @dataclass(frozen=True)
 class Description:
     description: str
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,11 @@ def get_registered_model(name: str, store: StoreDep) -> Response:
 
 @router.patch(_MODEL, summary="Change a registered model's description")
 def update_registered_model(name: str, body: JsonBody, store: StoreDep, actor: ActorDep) -> Response:
-    description = body_as(Description, body).description
-    return json_response(store.registry.update_registered_model(name, description, actor=actor))
+    change = body_as(Description, body)
+    model = store.registry.update_registered_model(
+        name, change.description, comment=change.comment, actor=actor
+    )
+    return json_response(model)
 
 
 @router.delete(_MODEL, status_code=204, summary="Delete a registered model and its versions")
@@ -210,9 +214,12 @@ def get_model_version(name: str, version: str, store: StoreDep) -> Response:
 def update_model_version(
     name: str, version: str, body: JsonBody, store: StoreDep, actor: ActorDep
 ) -> Response:
-    description = body_as(Description, body).description
+    change = body_as(Description, body)
     number = v.model_version(version)
-    return json_response(store.registry.update_model_version(name, number, description, actor=actor))
+    updated = store.registry.update_model_version(
+        name, number, change.description, comment=change.comment, actor=actor
+    )
+    return json_response(updated)
 
 
 @router.delete(_VERSION, status_code=204, summary="Delete a model version")
