@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_server.py --no-peers
 	$(BIN)/python benchmarks/bench_serving.py --no-peers
 	$(BIN)/python benchmarks/bench_drift.py --no-peers
+	$(BIN)/python benchmarks/bench_ui.py
 
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py --install-peers
@@ -56,6 +57,7 @@ bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_server.py --install-peers
 	$(BIN)/python benchmarks/bench_serving.py --install-peers
 	$(BIN)/python benchmarks/bench_drift.py --install-peers
+	$(BIN)/python benchmarks/bench_ui.py
 
 clean:
 	rm -rf $(VENV) .loopml-demo .pytest_cache .mypy_cache .ruff_cache
