@@ -221,6 +221,27 @@ def test_a_2000_task_flow_run_opens_with_the_first_page_of_tasks(
     assert page.locator("#timeline svg rect.bar").count() == 11
 
 
+@flow(name="fan-in")
+def fan_in() -> int:
+    parts = [step.submit(i) for i in range(3)]
+    total = load.submit(parts)
+    step.submit(99, wait_for=[total])
+    return total.result()
+
+
+def test_dependencies_between_task_runs_are_drawn(ui_server: UiServer, page: Any) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOOPML_TRACKING_URI", ui_server.tracking_uri)
+        patch.setenv("LOOPML_RESULT_STORAGE", str(ui_server.home / "results"))
+        run = fan_in(return_state=True)
+    _open(page, f"{ui_server.url}/ui/flows/{run.flow_run_id}")
+    # three parts into load, load before the last step: four curves
+    page.wait_for_selector("#timeline svg path.dep")
+    assert page.locator("#timeline svg path.dep").count() == 4
+    assert "no dependencies recorded" not in page.inner_text("#timeline-legend")
+    _shot(page, "flow-run-dependencies")
+
+
 def test_an_unknown_flow_run_is_a_404_page_with_a_link_back(ui_server: UiServer, page: Any) -> None:
     answer = page.goto(f"{ui_server.url}/ui/flows/no-such-flow-run")
     assert answer.status == 404

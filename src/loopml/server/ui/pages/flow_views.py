@@ -70,10 +70,8 @@ def task_list(flow_run: FlowRun, task_runs: Sequence[TaskRun], now: int) -> byte
 
 
 def _upstream_ids(task_run: TaskRun) -> Sequence[str]:
-    """The task runs this one waited for (its future arguments and ``wait_for``), when the
-    records carry them (``upstream_task_run_ids``); none otherwise."""
-    found = getattr(task_run, "upstream_task_run_ids", None)
-    return found if isinstance(found, list | tuple) else ()
+    """The task runs this one waited for (its future arguments and ``wait_for``)."""
+    return task_run.upstream_task_run_ids
 
 
 def _last_line(error: str | None) -> str:
