@@ -9,9 +9,13 @@ from ui_testing import UiServer, screenshot
 
 
 def test_assets_are_served_by_loopml_itself(ui_server: UiServer) -> None:
-    plotly = httpx.get(f"{ui_server.url}/ui/static/plotly.min.js")
+    plotly = httpx.get(f"{ui_server.url}/ui/static/plotly.min.js")  # httpx accepts gzip
     assert plotly.status_code == 200 and plotly.headers["content-type"].startswith("text/javascript")
     assert len(plotly.content) > 1_000_000 and b"plotly" in plotly.content[:2000].lower()
+    assert plotly.headers["content-encoding"] == "gzip"
+    assert int(plotly.headers["content-length"]) < len(plotly.content) / 2  # sent compressed
+    plain = httpx.get(f"{ui_server.url}/ui/static/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == plotly.content
     css = httpx.get(f"{ui_server.url}/ui/static/loopml.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     for bad in ("../__init__.py", "..%2F__init__.py", "nothing.css"):

@@ -26,6 +26,7 @@ def install_ui(app: FastAPI) -> None:
     from ...errors import MissingExtra
     from .templating import create_environment
 
+    app.state.ui_gzip = {}  # compressed assets of this app (assets.py)
     try:
         app.state.ui_templates = create_environment()
     except ImportError as exc:

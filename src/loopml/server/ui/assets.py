@@ -1,12 +1,17 @@
 """``/ui/static/<name>``: the UI's own CSS and JavaScript, and plotly's bundled ``plotly.min.js``
-(from the installed plotly package, never fetched from the internet or copied here)."""
+(from the installed plotly package, never fetched from the internet or copied here).
+
+Text assets go gzip-compressed to browsers that accept it (plotly.min.js: 4.8 MB -> ~1.4 MB),
+compressed once per app and file version and kept in ``app.state.ui_gzip``."""
 
 from __future__ import annotations
 
 import mimetypes
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.responses import FileResponse, Response
 
 from ...errors import NotFound
@@ -20,12 +25,30 @@ PLOTLY = "plotly.min.js"
 _CACHE = "public, max-age=86400"
 
 
+_COMPRESSED = (".js", ".css", ".svg", ".html", ".json")
+
+
 @router.get("/static/{name:path}")
-def static_file(name: str) -> Response:
+def static_file(name: str, request: Request) -> Response:
     """One asset; 404 for anything that is not a file of the UI's static folder or plotly.js."""
     path = _plotly_js() if name == PLOTLY else _own(name)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": _CACHE})
+    headers = {"Cache-Control": _CACHE, "Vary": "Accept-Encoding"}
+    if path.suffix in _COMPRESSED and "gzip" in request.headers.get("accept-encoding", ""):
+        body = _gzipped(request.app.state, path)
+        return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def _gzipped(state: Any, path: Path) -> bytes:
+    import gzip
+
+    cache: dict[tuple[str, int], bytes] = state.ui_gzip
+    key = (str(path), path.stat().st_mtime_ns)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+    return found
 
 
 def _own(name: str) -> Path:
