@@ -228,9 +228,28 @@ def delete_tag(run_id: str, key: str, store: StoreDep) -> Response:
     return no_content()
 
 
+#: The largest point budget ``max_points`` may ask for.
+MAX_POINTS_LIMIT = 1_000_000
+
+
 @router.get("/{run_id}/metrics/{key:path}/history", summary="Every point of a metric, in order")
-def get_metric_history(run_id: str, key: str, store: StoreDep) -> Response:
-    return json_response(store.get_metric_history(run_id, key))
+def get_metric_history(run_id: str, key: str, store: StoreDep, max_points: int | None = None) -> Response:
+    """Every point; with ``max_points``, at most that many, chosen to keep the shape of the
+    curve (the first and last points, the min and max of each bucket: see
+    :mod:`loopml.server.ui.downsample`), without the NaN and infinite values, and with
+    ``total_points`` and ``non_finite_points`` added to the answer."""
+    if max_points is None:
+        return json_response(store.get_metric_history(run_id, key))
+    from ..ui.downsample import MIN_POINTS, downsample
+
+    if not MIN_POINTS <= max_points <= MAX_POINTS_LIMIT:
+        raise InvalidInput(
+            f"max_points must be between {MIN_POINTS} and {MAX_POINTS_LIMIT}, got {max_points}",
+            max_points=max_points,
+        )
+    history = store.get_metric_history(run_id, key)
+    points = downsample(history.steps, history.timestamps, history.values, max_points)
+    return json_response(points.to_dict(history.key))
 
 
 # ---- datasets ---------------------------------------------------------------------------------
