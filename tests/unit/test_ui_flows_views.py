@@ -56,11 +56,11 @@ def test_log_pages_filter_by_level_and_text_and_name_the_task() -> None:
         LogRecord("f1", 1, logging.INFO, "starting", logger="loopml.flow"),
         LogRecord("f1", 2, logging.WARNING, "slow source", task_run_id="t0"),
         LogRecord("f1", 3, logging.ERROR, "Bad row 7", task_run_id="t0"),
-        LogRecord("f1", 4, 5, "very low"),
+        LogRecord("f1", 4, 7, "very low"),  # a level no library names (uvicorn names 5 TRACE)
     ]
     names = {"t0": "extract-0"}
     every = log_page(logs, names)
-    assert every.total == 4 and [line[1] for line in every.lines] == ["INFO", "WARNING", "ERROR", "5"]
+    assert every.total == 4 and [line[1] for line in every.lines] == ["INFO", "WARNING", "ERROR", "7"]
     errors = log_page(logs, names, min_level=logging.ERROR)
     assert errors.total == 1 and errors.lines[0][3:] == ["extract-0", "Bad row 7"]
     assert log_page(logs, names, text="bad ROW").total == 1
