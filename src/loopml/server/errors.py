@@ -74,19 +74,9 @@ def _ui_page(request: Request, status: int, message: str) -> Response | None:
 
     if not is_ui_path(request.url.path) or getattr(request.app.state, "ui_templates", None) is None:
         return None
-    from .ui.templating import render
+    from .ui.templating import error_page
 
-    titles = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found"}
-    return render(
-        request,
-        "error.html",
-        status,
-        status=status,
-        title=titles.get(status, "Error"),
-        message=message,
-        back=None,
-        back_label=None,
-    )
+    return error_page(request, status, message)
 
 
 def _where(location: Any) -> str:

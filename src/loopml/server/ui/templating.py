@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from fastapi.responses import HTMLResponse
     from jinja2 import Environment
 
-__all__ = ["create_environment", "render"]
+__all__ = ["create_environment", "error_page", "render"]
 
 
 def create_environment() -> Environment:
@@ -47,6 +47,35 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     common = {"request": request, "user": caller_of(request), "auth": bool(request.app.state.auth)}
     page = env.get_template(template).render({"ui": UI_PREFIX, "section": None, **common, **context})
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+#: The heading of an error page by status.
+ERROR_TITLES = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found"}
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    back: str | None = None,
+    back_label: str | None = None,
+    title: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """The error page: ``status``, a title, ``message``, and a link ``back`` (to the UI's start
+    when None) labelled "Back to <back_label>"."""
+    return render(
+        request,
+        "error.html",
+        status,
+        status=status,
+        title=title or ERROR_TITLES.get(status, "Error"),
+        message=message,
+        back=back,
+        back_label=back_label,
+        **context,
+    )
 
 
 def format_time(ms: int | float | None) -> str:

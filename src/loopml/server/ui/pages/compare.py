@@ -19,7 +19,7 @@ from ....store.base import Store
 from ...permissions import UI_PREFIX
 from ..access import EXPERIMENT, require
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 
 __all__ = ["MAX_POINTS", "MAX_RUNS", "DiffRow", "diff_rows", "downsample", "router", "run_ids"]
 
@@ -172,11 +172,9 @@ def _chart_data(
 
 
 def _error(request: Request, status: int, title: str, message: str, back: str) -> Response:
-    return render(
+    return error_page(
         request,
-        "error.html",
         status,
-        status=status,
         title=title,
         message=message,
         back=back,

@@ -33,7 +33,7 @@ from ...permissions import UI_PREFIX
 from ...scoped import scoped
 from ..access import EXPERIMENT, require
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 
 __all__ = ["Column", "FilterProblem", "RunsQuery", "field_of", "router"]
 
@@ -220,11 +220,9 @@ def experiment_page(request: Request, experiment_id: str) -> Response:
         require(request, PermissionLevel.READ, EXPERIMENT, experiment_id)
         experiment = store.get_experiment(experiment_id)
     except NotFound as exc:
-        return render(
+        return error_page(
             request,
-            "error.html",
             404,
-            status=404,
             title="Not found",
             message=exc.message,
             back=f"{UI_PREFIX}/experiments",

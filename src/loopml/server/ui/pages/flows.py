@@ -22,7 +22,7 @@ from ....errors import InvalidInput, NotFound, PermissionDenied
 from ...permissions import UI_PREFIX
 from ..access import require_run
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 from .flow_cache import flow_tasks
 from .flow_views import LOG_LEVELS, artifact_views, log_page
 
@@ -103,11 +103,9 @@ def _flow_run_or_404(request: Request, flow_run_id: str) -> FlowRun | HTMLRespon
     try:
         flow_run: FlowRun = _orchestration(request).get_flow_run(flow_run_id)
     except NotFound:
-        return render(
+        return error_page(
             request,
-            "error.html",
             404,
-            status=404,
             title="Not found",
             message=f"There is no flow run with id {flow_run_id!r}.",
             back=f"{UI_PREFIX}/flows",

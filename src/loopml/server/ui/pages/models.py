@@ -20,7 +20,7 @@ from ...permissions import UI_PREFIX
 from ...scoped import scoped
 from ..access import EXPERIMENT, MODEL, allowed, level_of, require
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 
 if TYPE_CHECKING:
     from ....store.base import RegistryStore, Store
@@ -131,11 +131,9 @@ def model_page(request: Request, name: str, page: str = "", history: str = "") -
         store = user_store(request)
         model = store.registry.get_registered_model(name)
     except NotFound as exc:
-        return render(
+        return error_page(
             request,
-            "error.html",
             404,
-            status=404,
             title="Not found",
             message=exc.message,
             back=back,

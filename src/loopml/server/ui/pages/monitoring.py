@@ -25,7 +25,7 @@ from ....errors import LoopmlError, NotFound
 from ...permissions import UI_PREFIX
 from ..access import MODEL, require, require_run
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 from .models import filter_quote, page_links, user_store
 from .monitoring_data import report_location, series_points
 
@@ -143,11 +143,9 @@ def monitoring_list(request: Request, page: str = "") -> HTMLResponse:
 
 
 def _not_found(request: Request, message: str) -> HTMLResponse:
-    return render(
+    return error_page(
         request,
-        "error.html",
         404,
-        status=404,
         title="Not found",
         message=message,
         back=f"{UI_PREFIX}/monitoring",

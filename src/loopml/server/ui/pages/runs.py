@@ -27,7 +27,7 @@ from ...permissions import UI_PREFIX
 from ..access import require_run
 from ..downsample import DEFAULT_POINTS
 from ..routing import ui_router
-from ..templating import render
+from ..templating import error_page, render
 from .run_artifacts import IMAGE_TYPES, RunArtifacts, human_size, missing, preview, run_artifacts
 from .run_details import RunFamily, dataset_columns, find_models, run_family, system_tag
 
@@ -49,11 +49,9 @@ def _run_or_404(request: Request, run_id: str) -> Run | Response:
         require_run(request, run_id)
         run: Run = request.app.state.store.get_run(run_id)
     except NotFound:
-        return render(
+        return error_page(
             request,
-            "error.html",
             404,
-            status=404,
             title="Run not found",
             message=f"There is no run with id {run_id!r} (or you may not read it).",
             back=f"{UI_PREFIX}/experiments",
@@ -161,11 +159,9 @@ def _crumbs(folder: str) -> list[tuple[str, str]]:
 
 def _missing_artifact(request: Request, run: Run, path: str, exc: LoopmlError) -> Response:
     status = 404 if isinstance(exc, NotFound) else 400
-    return render(
+    return error_page(
         request,
-        "error.html",
         status,
-        status=status,
         title="Artifact not found" if status == 404 else "Bad artifact path",
         message=f"Run {run.info.run_name!r} has no artifact {path!r}." if status == 404 else exc.message,
         back=f"{UI_PREFIX}/runs/{quote(run.run_id, safe='')}/artifacts",
