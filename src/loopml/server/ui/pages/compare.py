@@ -72,29 +72,18 @@ def diff_rows(mappings: Sequence[dict[str, Any]]) -> list[DiffRow]:
 def downsample(
     xs: Sequence[float], ys: Sequence[float], max_points: int = MAX_POINTS
 ) -> tuple[list[Any], list[Any]]:
-    """At most about ``max_points`` points of a history: the points themselves when there are few,
-    else the lowest and the highest point of each of ``max_points / 2`` buckets, in order (spikes
-    stay visible). NaN and infinities become None (a gap), as JSON has no such numbers."""
+    """At most ``max_points`` points of a history: the points themselves when there are few
+    (NaN and infinities as None: a gap, JSON has no such numbers), else the shape-keeping
+    selection of :func:`loopml.server.ui.downsample.select` (each bucket's lowest and highest)."""
     import numpy as np
+
+    from ..downsample import select
 
     y = np.asarray(ys, dtype=float)
     if len(y) <= max_points:
         return list(xs), [v if math.isfinite(v) else None for v in y.tolist()]
-    size = math.ceil(len(y) / max(1, max_points // 2))
-    buckets = math.ceil(len(y) / size)
-    finite = np.isfinite(y)
-    low = np.full(buckets * size, np.inf)
-    high = np.full(buckets * size, -np.inf)
-    low[: len(y)] = np.where(finite, y, np.inf)
-    high[: len(y)] = np.where(finite, y, -np.inf)
-    starts = np.arange(buckets) * size
-    lows = starts + low.reshape(buckets, size).argmin(axis=1)
-    highs = starts + high.reshape(buckets, size).argmax(axis=1)
-    keep = np.unique(np.concatenate([lows, highs]))
-    keep = keep[keep < len(y)]
-    keep = keep[finite[keep]]
-    x = np.asarray(xs)
-    return x[keep].tolist(), y[keep].tolist()
+    keep = select(y, max_points)
+    return np.asarray(xs)[keep].tolist(), y[keep].tolist()
 
 
 @router.get("/compare")

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from ....artifacts.uris import is_server_uri, server_path
-from ....errors import InvalidInput, NotFound
+from ....errors import NotFound
 
 if TYPE_CHECKING:
     from ....artifacts.store import ArtifactStore
@@ -31,52 +29,24 @@ def report_location(request: Request, artifact_uri: str) -> tuple[ArtifactStore,
     run's artifact URI lies under the destination (``loopml-artifacts:/...``, or a local path or
     URL inside it); None otherwise (the server never reads files elsewhere for a page)."""
     from ...routes.artifacts import artifact_store
+    from .run_artifacts import artifact_prefix
 
     destination = str(getattr(request.app.state, "artifacts_destination", "") or "")
-    if not destination:
-        return None
-    try:
-        if is_server_uri(artifact_uri):
-            return artifact_store(request), server_path(artifact_uri)
-    except InvalidInput:
-        return None
-    relative = _relative(destination, artifact_uri)
-    return None if relative is None else (artifact_store(request), relative)
-
-
-def _relative(destination: str, uri: str) -> str | None:
-    def local(text: str) -> str | None:
-        if text.startswith("file://"):
-            return text[len("file://") :]
-        return text if "://" not in text else None
-
-    root, path = local(destination), local(uri)
-    if root is not None and path is not None:
-        try:
-            inside = Path(path).resolve().relative_to(Path(root).resolve())
-        except ValueError:
-            return None
-        relative = inside.as_posix()
-        return None if relative == "." else relative
-    base = destination.rstrip("/") + "/"
-    if not uri.startswith(base):
-        return None
-    return uri[len(base) :].strip("/") or None
+    prefix = artifact_prefix(destination, artifact_uri) if destination else None
+    return None if prefix is None else (artifact_store(request), prefix)
 
 
 def downsample(
     steps: Sequence[int], values: Sequence[float], limit: int = MAX_POINTS
 ) -> tuple[list[int], list[float]]:
-    """At most ``limit`` points: consecutive buckets, each its first step and largest value (a
-    drift peak is never averaged away)."""
+    """At most ``limit`` points, each bucket's lowest and highest (a drift peak is never
+    averaged away): :func:`loopml.server.ui.downsample.select`."""
+    from ..downsample import select
+
     if len(steps) <= limit:
         return list(steps), list(values)
-    size = -(-len(steps) // limit)
-    kept_steps, kept_values = [], []
-    for start in range(0, len(steps), size):
-        kept_steps.append(steps[start])
-        kept_values.append(max(values[start : start + size]))
-    return kept_steps, kept_values
+    keep = select(values, limit).tolist()
+    return [steps[i] for i in keep], [values[i] for i in keep]
 
 
 def _merged(store: Store, runs: Sequence[Run], key: str) -> dict[int, float]:
