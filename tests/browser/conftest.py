@@ -59,7 +59,7 @@ def browser(server_tools: SimpleNamespace) -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser context and page (no cookies from another test), 1280x900."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # generous: CI machines are busy; a pass costs no more
     tab = context.new_page()
     yield tab
     context.close()

@@ -34,6 +34,19 @@ def create_environment() -> Environment:
     return env
 
 
+#: Every page loads only what loopml serves: nothing from another site (an image a Markdown
+#: artifact points at elsewhere stays unloaded), and no site may frame the UI.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'; connect-src 'self'; frame-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """``template`` rendered with ``context`` plus what every page uses: the request, the
     signed-in user (None without authentication), whether the server authenticates, the
@@ -46,7 +59,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     env: Environment = request.app.state.ui_templates
     common = {"request": request, "user": caller_of(request), "auth": bool(request.app.state.auth)}
     page = env.get_template(template).render({"ui": UI_PREFIX, "section": None, **common, **context})
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store", **PAGE_HEADERS})
 
 
 #: The heading of an error page by status.
