@@ -29,3 +29,12 @@ def test_an_unknown_page_is_a_404_page_with_a_way_back(ui_server: UiServer, page
     page.click("text=← Back")
     assert page.url.startswith(f"{ui_server.url}/ui/")
     screenshot(page, "shell-404")
+
+
+def test_pages_load_only_what_loopml_serves(ui_server: UiServer) -> None:
+    page = httpx.get(f"{ui_server.url}/ui/experiments")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data: blob:" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
