@@ -224,24 +224,10 @@ def categories_svg(
         )
     for slot, i in enumerate(shown):
         name = "(other)" if categories[i] == "__other__" else str(categories[i])
-        is_new = str(categories[i]) in new
-        short = name if len(name) <= label_chars else name[: label_chars - 1] + "…"
-        y = top + row * slot
-        colour = CURRENT_COLOUR if is_new else _INK
-        parts.append(
-            f"<g><title>{text(name)}{' (new in current)' if is_new else ''}</title>"
-            f'<text x="{left - 8}" y="{y + row / 2 + 3:.1f}" font-size="11" fill="{colour}" '
-            f'text-anchor="end">{text(short)}{" ★" if is_new else ""}</text></g>'
-        )
-        for j, (cls, shares, side) in enumerate((("ref", ref, "reference"), ("cur", cur, "current"))):
-            share = shares[i] or 0.0
-            w = plot_w * min(max(share, 0.0) / axis_max, 1.0)
-            by = y + 3 + j * 11
-            parts.append(_bar(cls, left, by, w, 10, f"{name}: {side} {fmt_exact_share(shares[i])}"))
-            parts.append(
-                f'<text x="{left + w + 4:.1f}" y="{by + 8.5:.1f}" font-size="9" fill="{_INK}">'
-                f"{fmt_share(shares[i])}</text>"
-            )
+        label_text = name if len(name) <= label_chars else name[: label_chars - 1] + "…"
+        bars = ((ref[i], "ref", "reference"), (cur[i], "cur", "current"))
+        geometry = (left, top + row * slot, row, plot_w, axis_max)
+        parts += _category_row(name, label_text, str(categories[i]) in new, bars, geometry)
     parts.append(f'<line x1="{left}" x2="{left}" y1="{top - 4}" y2="{bottom}" stroke="{_AXIS}"/>')
     parts.append(
         f'<text x="{left + plot_w / 2:.0f}" y="{bottom + 28}" font-size="11" fill="{_INK}" '
@@ -254,3 +240,29 @@ def categories_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _category_row(
+    name: str,
+    label_text: str,
+    is_new: bool,
+    bars: tuple[tuple[Any, str, str], ...],
+    geometry: tuple[float, float, float, float, float],
+) -> list[str]:
+    """One category of :func:`categories_svg`: its label and its two bars with their shares."""
+    left, y, row, plot_w, axis_max = geometry
+    colour = CURRENT_COLOUR if is_new else _INK
+    parts = [
+        f"<g><title>{text(name)}{' (new in current)' if is_new else ''}</title>"
+        f'<text x="{left - 8}" y="{y + row / 2 + 3:.1f}" font-size="11" fill="{colour}" '
+        f'text-anchor="end">{text(label_text)}{" ★" if is_new else ""}</text></g>'
+    ]
+    for j, (share, cls, side) in enumerate(bars):
+        w = plot_w * min(max(share or 0.0, 0.0) / axis_max, 1.0)
+        by = y + 3 + j * 11
+        parts.append(_bar(cls, left, by, w, 10, f"{name}: {side} {fmt_exact_share(share)}"))
+        parts.append(
+            f'<text x="{left + w + 4:.1f}" y="{by + 8.5:.1f}" font-size="9" fill="{_INK}">'
+            f"{fmt_share(share)}</text>"
+        )
+    return parts
