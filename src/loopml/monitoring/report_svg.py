@@ -134,12 +134,7 @@ def histogram_svg(
     left, right, top, bottom, height = 50, 28, 30, 44, 230
     plot_w, plot_h = _WIDTH - left - right, height - top - bottom
     axis_max, step = _nice_axis(max([s for s in ref + cur if s is not None] + [0.0]))
-    parts = [
-        f'<svg class="chart histogram" data-column="{text(label)}" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" role="img" font-family="inherit">'
-        f"<title>{text(label)}: share of rows per bin, reference vs current</title>",
-        _legend(_WIDTH - right - 150, 16),
-    ]
+    parts = _svg_open("histogram", label, height, "bin", right)
     n_ticks = round(axis_max / step)
     for i in range(n_ticks + 1):
         y = top + plot_h - plot_h * i / n_ticks
@@ -207,12 +202,7 @@ def categories_svg(
     hidden = n - len(shown)
     height = top + row * len(shown) + (46 if hidden else 30)
     axis_max, step = _nice_axis(max([s for s in ref + cur if s is not None] + [0.0]))
-    parts = [
-        f'<svg class="chart categories" data-column="{text(label)}" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" role="img" font-family="inherit">'
-        f"<title>{text(label)}: share of rows per category, reference vs current</title>",
-        _legend(_WIDTH - right - 150, 16),
-    ]
+    parts = _svg_open("categories", label, height, "category", right)
     n_ticks = round(axis_max / step)
     bottom = top + row * len(shown)
     for i in range(n_ticks + 1):
@@ -266,3 +256,13 @@ def _category_row(
             f"{fmt_share(share)}</text>"
         )
     return parts
+
+
+def _svg_open(kind: str, label: str, height: int, per: str, right: int) -> list[str]:
+    """The opening of a chart: its ``<svg>`` tag, its title and the legend."""
+    return [
+        f'<svg class="chart {kind}" data-column="{text(label)}" width="{_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {_WIDTH} {height}" role="img" font-family="inherit">'
+        f"<title>{text(label)}: share of rows per {per}, reference vs current</title>",
+        _legend(_WIDTH - right - 150, 16),
+    ]

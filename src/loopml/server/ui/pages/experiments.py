@@ -223,7 +223,6 @@ def experiment_page(request: Request, experiment_id: str) -> Response:
         return error_page(
             request,
             404,
-            title="Not found",
             message=exc.message,
             back=f"{UI_PREFIX}/experiments",
             back_label="experiments",

@@ -106,7 +106,6 @@ def _flow_run_or_404(request: Request, flow_run_id: str) -> FlowRun | HTMLRespon
         return error_page(
             request,
             404,
-            title="Not found",
             message=f"There is no flow run with id {flow_run_id!r}.",
             back=f"{UI_PREFIX}/flows",
             back_label="flow runs",

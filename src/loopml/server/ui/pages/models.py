@@ -134,7 +134,6 @@ def model_page(request: Request, name: str, page: str = "", history: str = "") -
         return error_page(
             request,
             404,
-            title="Not found",
             message=exc.message,
             back=back,
             back_label="models",

@@ -146,7 +146,6 @@ def _not_found(request: Request, message: str) -> HTMLResponse:
     return error_page(
         request,
         404,
-        title="Not found",
         message=message,
         back=f"{UI_PREFIX}/monitoring",
         back_label="monitoring",
