@@ -12,6 +12,9 @@ data (30 numeric features, deterministic fit), served by (see README.md):
   bentoml_nd           the same with an ndarray input.
   bentoml_nd_batching  bentoml_nd with adaptive batching (``@bentoml.api(batchable=True)``).
   fastapi              the bare hand-written FastAPI app under plain ``uvicorn app:app``.
+  fastapi_loopml_venv  the same app in loopml's venv (its scikit-learn, pandas, pyarrow, ...) on
+                       loopml's own pipeline.joblib, at concurrency 1 only: what start-up and idle
+                       memory cost with loopml's dependencies installed, loopml aside.
 
 Per repeat, each system in turn (interleaved): start command to the first 200 on a one-row
 prediction; 2 s later the RSS/PSS of its process tree; then wrk (one thread per connection,
@@ -36,6 +39,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -51,6 +55,7 @@ import _proctree as pt
 import _serving_workloads as sw
 from _common import pc
 from _harness import get
+from peers import serving_peers
 from peers import venv as peer_venv
 
 WHO = "bench_serving"
@@ -132,6 +137,9 @@ SYSTEMS: dict[str, System] = {
         "bento_nd_batching",
     ),
     "fastapi": System("fastapi", "split", "/invocations", load_tests("split", "/invocations")),
+    "fastapi_loopml_venv": System(
+        "loopml", "split", "/invocations", load_tests("split", "/invocations", ("c1",)), folder="fastapi_app"
+    ),
 }
 
 
@@ -168,6 +176,10 @@ class Bench:
 def server_command(b: Bench, name: str) -> tuple[list[str], dict[str, str], Path]:
     """The command (``{port}`` to fill in), environment and cwd of system ``name``."""
     s, where = SYSTEMS[name], ["--host", "127.0.0.1", "--port", "{port}"]
+    if s.folder == "fastapi_app":  # the bare app in loopml's venv, on loopml's pipeline.joblib
+        d = b.root / "loopml"
+        cmd = [str(b.bin("loopml", "uvicorn")), "app:app", *where, "--app-dir", str(d / s.folder)]
+        return cmd, b.env("loopml", BC_MODEL_PATH=str(d / "pipeline.joblib")), d
     if s.venv == "loopml":
         cmd = [str(b.bin("loopml", "loopml")), "serve", sw.MODEL_URI, *where]
         return cmd, b.env("loopml", LOOPML_HOME=str(b.root / "loopml")), b.root / "loopml"
@@ -261,6 +273,9 @@ def prepare(b: Bench, names: list[str]) -> dict[str, Any]:
     b.features, b.expected = sample["columns"], sample["predictions"]
     for venv in [v for v in PEERS if any(SYSTEMS[n].venv == v for n in names)]:
         out[venv] = prepare_peer(b, venv)
+    if "fastapi_loopml_venv" in names:
+        (d / "fastapi_app").mkdir()
+        (d / "fastapi_app" / "app.py").write_text(serving_peers.FASTAPI_APP)
     b.bodies = sw.write_bodies(b.root / "bodies", sample["columns"], sample["rows"])
     (b.root / "req.lua").write_text(sw.WRK_LUA)
     return out
@@ -325,14 +340,22 @@ def run_system(b: Bench, name: str, rep: int) -> dict[str, Any]:
     c.log(WHO, f"r{rep} {name}: starting")
     probe, log = (s.path, b.bodies[s.fmt]["single"]), b.root / "logs" / f"{name}_r{rep}.log"
     try:
+        starts = [start_only(b, name, rep, k, probe) for k in range(b.args.start_repeats - 1)]
         server = sw.start_server(cmd, env, cwd, log, probe, START_TIMEOUT_S)
     except RuntimeError as e:
         return {"error": f"{name}: {e}"}
-    res: dict[str, Any] = {"ready_s": server.ready_s, "first_response": server.first_response}
+    starts.append((server.ready_s, pt.tree_cpu_s(server.proc.pid)))
+    res: dict[str, Any] = {
+        "ready_s": statistics.median(ready for ready, _ in starts),
+        "start_cpu_s": statistics.median(cpu for _, cpu in starts),
+        "ready_s_samples": [ready for ready, _ in starts],
+        "first_response": server.first_response,
+    }
     try:
         res |= idle(server)
         rss = res["idle_memory"]["rss_mb"]
-        c.log(WHO, f"r{rep} {name}: ready in {server.ready_s:.2f} s, idle RSS {rss:.0f} MB")
+        took = ", ".join(f"{ready:.2f}" for ready, _ in starts)
+        c.log(WHO, f"r{rep} {name}: ready in {took} s, idle RSS {rss:.0f} MB")
         for test in s.tests:
             res[test.name] = load_test(b, server, test, s.histogram)
             sw.log_line(WHO, name, test.name, res[test.name])
@@ -344,6 +367,18 @@ def run_system(b: Bench, name: str, rep: int) -> dict[str, Any]:
     finally:
         res["leftover_pids_killed"] = sw.stop_server(server)
     return res
+
+
+def start_only(b: Bench, name: str, rep: int, k: int, probe: tuple[str, bytes]) -> tuple[float, float]:
+    """One more cold start of ``name`` (``--start-repeats``): seconds from ``Popen`` to the first
+    prediction and the CPU seconds its process tree used by then; then it is stopped."""
+    cmd, env, cwd = server_command(b, name)
+    log = b.root / "logs" / f"{name}_r{rep}_start{k}.log"
+    server = sw.start_server(cmd, env, cwd, log, probe, START_TIMEOUT_S)
+    try:
+        return server.ready_s, pt.tree_cpu_s(server.proc.pid)
+    finally:
+        sw.stop_server(server)
 
 
 def idle(server: sw.Server) -> dict[str, Any]:
@@ -537,6 +572,7 @@ def batch_figures(b: Bench, merged: dict[str, Any]) -> dict[str, Any]:
 def workload_figures(b: Bench, merged: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return {
         "start_to_first_prediction_s": compare(merged, names, "ready_s"),
+        "start_cpu_s": compare(merged, names, "start_cpu_s"),
         "idle_memory": {
             "rss_mb": compare(merged, names, "idle_memory", "rss_mb"),
             "pss_mb": compare(merged, names, "idle_memory", "pss_mb"),
@@ -655,6 +691,7 @@ def make_meta(b: Bench, names: list[str], prep: dict[str, Any], batch: dict[str,
     commands = {n: " ".join(server_command(b, n)[0]) for n in names}
     return {
         "repeats": b.args.repeats,
+        "start_repeats": b.args.start_repeats,
         "duration_s": b.args.duration,
         "warmup_s": b.args.warmup,
         "systems": names,
@@ -688,9 +725,17 @@ def parse_args() -> argparse.Namespace:
         "--batch-rows", type=int, default=BATCH_ROWS, help="rows of the batch-scoring CSV (default 10M)"
     )
     ap.add_argument("--chunk-size", type=int, default=100_000, help="the pandas loop's read_csv chunksize")
+    ap.add_argument(
+        "--start-repeats",
+        type=int,
+        default=3,
+        help="cold starts per system and repeat, the start figure their median (default 3)",
+    )
     h.add_peer_flags(ap, "MLflow, BentoML, FastAPI")
     h.add_run_flags(ap, PHASES)
     args = ap.parse_args()
+    if args.start_repeats < 1:
+        ap.error(f"--start-repeats must be at least 1, got {args.start_repeats}")
     unknown = set(args.systems.split(",")) - set(SYSTEMS)
     if unknown:
         ap.error(f"unknown systems {sorted(unknown)}; choose among {', '.join(SYSTEMS)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
@@ -294,6 +295,32 @@ def test_a_model_that_cannot_load_is_reported_not_ready(loopml_store: loopml.Cli
         assert answer.json()["error"]["code"] == "not_ready"
         assert "loading failed: NotFound" in answer.json()["error"]["message"]
         assert client.get("/health").status_code == 200
+
+
+class GcWitness(loopml.models.PythonModel):
+    """Answers whether Python's cyclic garbage collector was on while it loaded."""
+
+    def load_context(self, context: Any) -> None:
+        self.gc_on_at_load = gc.isenabled()
+
+    def predict(self, context: Any, model_input: pd.DataFrame) -> Any:
+        return [self.gc_on_at_load] * len(model_input)
+
+
+@pytest.mark.parametrize("pause", [True, False])
+def test_the_garbage_collector_can_pause_while_models_load(tmp_path: Path, pause: bool) -> None:
+    path = tmp_path / "witness"
+    loopml.save_model(GcWitness(), path, input_example=pd.DataFrame({"x": [1.0]}))
+    options = ServeOptions(log_predictions=False, pause_gc_while_loading=pause)
+    frozen_before = gc.get_freeze_count()
+    try:
+        with serving([parse_spec(str(path))], options) as client:
+            answer = client.post("/predict", json={"records": [{"x": 1.0}]})
+            assert answer.json()["predictions"] == [not pause]
+            assert gc.isenabled()  # back on once loaded
+            assert (gc.get_freeze_count() > frozen_before) is pause
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
 
 
 def test_every_prediction_lands_in_the_prediction_log(clf: str, tmp_path: Path) -> None:

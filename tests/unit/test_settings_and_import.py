@@ -73,6 +73,40 @@ def test_import_loads_nothing_heavy(module: str) -> None:
     assert out["heavy"] == []
 
 
+def test_loopml_imports_each_name_from_its_module_on_first_use() -> None:
+    code = (
+        "import sys, json, loopml;"
+        "before = sorted(m for m in sys.modules if m.startswith('loopml.'));"
+        "client = loopml.Client; runtime = loopml.runtime; models = loopml.models;"
+        "client_loaded = 'loopml.tracking.client' in sys.modules;"
+        "print(json.dumps([before, client_loaded, runtime.__name__, models.__name__]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    before, client_loaded, runtime, models = json.loads(done.stdout)
+    assert before == ["loopml._version"]
+    assert client_loaded and runtime == "loopml.runtime" and models == "loopml.models"  # subpackages too
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        loopml.nothing_here  # noqa: B018
+
+
+def test_every_lazy_name_has_its_import_for_type_checkers() -> None:
+    import ast
+
+    tree = ast.parse(Path(loopml.__file__).read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If))  # if TYPE_CHECKING:
+    static = {
+        alias.asname or alias.name: node.module or alias.name
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    modules = {name for name, where in static.items() if where == name}  # from . import runtime
+    assert {name: where for name, where in static.items() if name not in modules} == loopml._WHERE
+    assert all(getattr(loopml, name).__name__ == f"loopml.{name}" for name in modules)
+    assert set(static) | {"__version__"} == set(loopml.__all__)
+    assert set(loopml.__all__) <= set(dir(loopml))
+
+
 def test_public_api_is_the_documented_one() -> None:
     documented = {
         "Client", "ActiveRun", "Experiment", "Run", "RunInfo", "RunData", "RunStatus", "LifecycleStage",

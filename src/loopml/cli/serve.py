@@ -95,6 +95,9 @@ def serve(
 ) -> None:
     """Serve models: POST /predict (or /models/NAME/predict), /invocations (MLflow's protocol),
     GET /health, /ready, /metadata, /metrics. API docs at /docs."""
+    import gc
+
+    gc.disable()  # until the models are loaded (ServeOptions.pause_gc_while_loading)
     from ..serving.app import CONFIG_ENV, config_json, create_scoring_app
     from ..serving.options import ServeOptions
     from ..serving.served_model import parse_spec
@@ -107,6 +110,7 @@ def serve(
         log_predictions=log_predictions,
         prediction_log_root=prediction_log,
         probabilities=probabilities,
+        pause_gc_while_loading=True,
     )
     if state.tracking_uri:
         os.environ["LOOPML_TRACKING_URI"] = state.tracking_uri

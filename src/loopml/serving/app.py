@@ -174,6 +174,10 @@ def app_from_env() -> FastAPI:
     if not raw:
         raise InvalidInput(f"{CONFIG_ENV} is not set: start the scoring server with `loopml serve`")
     config = json.loads(raw)
+    if config["options"].get("pause_gc_while_loading"):
+        import gc
+
+        gc.disable()  # the worker's imports too, until its models are loaded
     specs = [ServedSpec(**m) for m in config["models"]]
     options = ServeOptions(**{**config["options"], "load_before_serving": True})
     return create_scoring_app(specs, options)

@@ -12,6 +12,7 @@ status; a model that raises answers 500 with the request id, and the server keep
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -89,14 +90,24 @@ class Scorer:
             )
         loop = asyncio.get_running_loop()
         if self.options.load_before_serving:
-            await self.follower.load_all()
+            await self._load_all()
             self._tasks.append(loop.create_task(self.follower.follow(), name="loopml-follower"))
         else:
             self._tasks.append(loop.create_task(self._load_then_follow(), name="loopml-follower"))
 
     async def _load_then_follow(self) -> None:
-        await self.follower.load_all()
+        await self._load_all()
         await self.follower.follow()
+
+    async def _load_all(self) -> None:
+        if self.options.pause_gc_while_loading:
+            gc.disable()
+        try:
+            await self.follower.load_all()
+        finally:
+            if self.options.pause_gc_while_loading:
+                gc.freeze()
+                gc.enable()
 
     async def stop(self) -> None:
         """Stop following, drain the batchers, flush the prediction log, stop the threads."""
