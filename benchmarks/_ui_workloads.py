@@ -175,15 +175,20 @@ def http_get(url: str, timeout: float = 120.0) -> tuple[int, int, float]:
 
 INIT_JS = """
 (() => {
-  const sel = %s;
-  const b = (window.__bench = {chartDom: null, chartFrame: null});
-  if (!sel) return;
+  const selectors = %s;  // mark name -> CSS selector
+  const b = (window.__bench = {});
+  const pending = Object.entries(selectors).filter(([, sel]) => sel);
+  for (const [name] of pending) b[name] = {dom: null, frame: null};
+  if (!pending.length) return;
   const obs = new MutationObserver(() => {
-    if (b.chartDom === null && document.querySelector(sel)) {
-      b.chartDom = performance.now();
-      obs.disconnect();
-      requestAnimationFrame(() => { b.chartFrame = performance.now(); });
+    for (const [name, sel] of pending) {
+      const mark = b[name];
+      if (mark.dom === null && document.querySelector(sel)) {
+        mark.dom = performance.now();
+        requestAnimationFrame(() => { mark.frame = performance.now(); });
+      }
     }
+    if (pending.every(([name]) => b[name].dom !== null)) obs.disconnect();
   });
   obs.observe(document, {childList: true, subtree: true});
 })();
@@ -205,8 +210,7 @@ COLLECT_JS = """
           response_end: nav.responseEnd, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
           transfer: nav.transferSize, encoded: nav.encodedBodySize, decoded: nav.decodedBodySize},
     paint, res,
-    chart_dom: window.__bench ? window.__bench.chartDom : null,
-    chart_frame: window.__bench ? window.__bench.chartFrame : null,
+    marks: window.__bench || {},
     traces: traces ? traces.map(t => (t.x || t.y || []).length) : null,
     rows: document.querySelectorAll('tbody tr').length,
     expect_found: expectText ? text.includes(expectText) : null,
@@ -217,12 +221,18 @@ COLLECT_JS = """
 
 @dataclass(frozen=True)
 class PageSpec:
-    """A page to load: its name, URL, the chart selector to wait for and a text it must show."""
+    """A page to load: its name, URL, the selectors of its chart drawn (``chart_selector``: the
+    interactive plotly chart; ``first_drawing_selector``: the run page's SVG drawn before plotly
+    is loaded) to wait for, and a text it must show."""
 
     name: str
     url: str
     chart_selector: str | None = None
+    first_drawing_selector: str | None = None
     expect_text: str | None = None
+
+    def marks(self) -> dict[str, str | None]:
+        return {"chart": self.chart_selector, "first_drawing": self.first_drawing_selector}
 
 
 class NetCounter:
@@ -247,6 +257,11 @@ def _ms(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and x > 0 else None
 
 
+def _mark(raw: dict[str, Any], name: str, key: str) -> float | None:
+    """When mark ``name`` first matched (``dom``) or the frame that painted it (``frame``)."""
+    return _ms((raw["marks"].get(name) or {}).get(key))
+
+
 def figures_of(raw: dict[str, Any], net: NetCounter, goto_s: float, status: int | None) -> dict[str, Any]:
     """One load's figures (ms from the navigation's start, bytes) from the collected entries."""
     nav, res = raw["nav"], raw["res"]
@@ -261,8 +276,9 @@ def figures_of(raw: dict[str, Any], net: NetCounter, goto_s: float, status: int 
         "load_ms": _ms(nav.get("load")),
         "ttfb_ms": (nav["response_start"] - start) if nav.get("response_start") else None,
         "html_ms": (nav["response_end"] - start) if nav.get("response_end") else None,
-        "chart_dom_ms": _ms(raw["chart_dom"]),
-        "chart_ms": _ms(raw["chart_frame"]),
+        "chart_dom_ms": _mark(raw, "chart", "dom"),
+        "chart_ms": _mark(raw, "chart", "frame"),
+        "first_drawing_ms": _mark(raw, "first_drawing", "frame"),
         "wire_bytes": net.wire_bytes,
         "transfer_bytes": transfer,
         "decoded_bytes": (nav.get("decoded") or 0) + sum(r["decoded"] or 0 for r in res),
@@ -294,7 +310,7 @@ def load_page(context: Any, spec: PageSpec, timeout_s: float) -> dict[str, Any]:
     page.on("pageerror", lambda exc: js_errors.append(str(exc)[:300]))
     try:
         net = NetCounter(context.new_cdp_session(page))
-        page.add_init_script(INIT_JS % json.dumps(spec.chart_selector))
+        page.add_init_script(INIT_JS % json.dumps(spec.marks()))
         t = pc()
         answer = page.goto(spec.url, wait_until="load", timeout=1000 * timeout_s)
         goto_s = pc() - t
@@ -302,11 +318,14 @@ def load_page(context: Any, spec: PageSpec, timeout_s: float) -> dict[str, Any]:
             "() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0", timeout=1000 * timeout_s
         )
         chart_error = None
-        if spec.chart_selector:
+        for name, selector in spec.marks().items():
+            if not selector:
+                continue
             try:
-                page.wait_for_function("() => window.__bench.chartFrame !== null", timeout=1000 * timeout_s)
+                drawn = f"() => window.__bench.{name}.frame !== null"
+                page.wait_for_function(drawn, timeout=1000 * timeout_s)
             except PlaywrightError as exc:
-                chart_error = f"chart {spec.chart_selector!r} not drawn within {timeout_s} s: {exc}"[:300]
+                chart_error = f"{name} {selector!r} not drawn within {timeout_s} s: {exc}"[:300]
         with contextlib.suppress(PlaywrightError):
             page.wait_for_load_state("networkidle", timeout=1000 * timeout_s)
         raw = page.evaluate(COLLECT_JS, spec.expect_text)

@@ -174,6 +174,28 @@ def test_a_long_history_is_drawn_from_the_budget_and_keeps_its_spikes(
     assert f"of {BIG_POINTS:,} points" in note
 
 
+def test_charts_are_first_drawn_as_svg_without_waiting_for_plotly(
+    ui_server: UiServer, logged: Logged, page: Any
+) -> None:
+    page.route("**/static/plotly.min.js", lambda route: route.abort())  # plotly never arrives
+    page.goto(f"{ui_server.url}/ui/runs/{logged.run_id}")
+    loss = page.locator(".chart-card[data-key=loss]")
+    line = loss.locator("svg.chart-preview polyline")
+    line.wait_for()
+    assert len((line.get_attribute("points") or "").split()) == 50
+    assert loss.get_attribute("data-state") == "sketched"
+    page.wait_for_function(
+        "document.querySelector('.chart-card[data-key=loss] .chart-note').textContent"
+        ".includes('plotly.min.js did not load')"
+    )
+    big = page.locator(".chart-card[data-key=big] svg.chart-preview")
+    big.locator("polyline").wait_for()
+    labels = big.locator("text").all_text_contents()
+    assert str(int(SPIKE)) in labels and str(int(DIP)) in labels  # the y axis spans the spike and the dip
+    assert page.locator(".js-plotly-plot").count() == 0
+    screenshot(page, "run-charts-first-drawing")
+
+
 def test_parent_and_child_link_each_other(ui_server: UiServer, logged: Logged, page: Any) -> None:
     page.goto(f"{ui_server.url}/ui/runs/{logged.parent_id}")
     page.click("#child-runs >> text=trial-7")

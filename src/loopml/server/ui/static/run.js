@@ -1,17 +1,29 @@
-// The run page: a plotly chart of every metric, from the server's downsampled history.
+// The run page: a chart of every metric, from the server's downsampled history.
 // The first charts are drawn at once, the others when scrolled into view (or on "Draw chart");
-// the latest step and time of each metric fill in as its history arrives.
+// the latest step and time of each metric fill in as its history arrives. Each chart is drawn
+// first as plain SVG (preview.js) as soon as its history arrives; plotly.min.js, whose
+// evaluation alone takes most of a second, is loaded after the first charts are on screen and
+// then replaces them with interactive ones.
 "use strict";
 (function () {
   const section = document.getElementById("run-charts");
   if (!section) return;
-  // This script runs before plotly.min.js is evaluated (both deferred, this one first): the
-  // first histories are on their way while the browser parses plotly; every deferred script
-  // has run when DOMContentLoaded fires.
-  const plotlyReady = new Promise((resolve) => {
-    if (window.Plotly) resolve();
-    else document.addEventListener("DOMContentLoaded", () => resolve(), {once: true});
-  });
+  let plotlyLoading = null;
+  function plotlyReady() {
+    if (!plotlyLoading) {
+      plotlyLoading = window.Plotly ? Promise.resolve() : new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = section.dataset.plotly;
+        script.async = true;
+        script.onload = () => resolve();
+        script.onerror = () => reject(new Error("plotly.min.js did not load"));
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoading;
+  }
+  // after the next frame is painted: what was just drawn is on screen before plotly's long script
+  const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   const cards = Array.from(section.querySelectorAll(".chart-card"));
   const histories = new Map(); // metric key -> Promise of the downsampled history
   const state = {x: "step", logY: false};
@@ -47,8 +59,15 @@
     };
   }
 
+  function sketch(card, data) {
+    const box = card.querySelector(".chart");
+    const time = state.x !== "step";
+    window.loopml.preview(box, time ? data.timestamps : data.steps, data.values, {time, logY: state.logY});
+    card.dataset.state = "sketched";
+    note(card, data);
+  }
+
   function plot(card, data) {
-    if (!window.Plotly) { card.querySelector(".chart").textContent = "plotly.min.js did not load."; return; }
     const box = card.querySelector(".chart");
     const x = state.x === "step" ? data.steps : data.timestamps;
     const trace = {
@@ -56,7 +75,7 @@
       mode: data.values.length <= 60 ? "lines+markers" : "lines",
       line: {width: 1.5, color: "#2f6fdb"}, marker: {size: 5},
     };
-    if (!box.classList.contains("js-plotly-plot")) box.textContent = ""; // the "Loading…" placeholder
+    if (!box.classList.contains("js-plotly-plot")) box.textContent = ""; // the SVG first drawing
     window.Plotly.react(box, [trace], layout(), {responsive: true, displaylogo: false});
     card.dataset.state = "drawn";
     note(card, data);
@@ -74,7 +93,12 @@
     if (card.dataset.state) return;
     card.dataset.state = "loading";
     card.querySelector(".chart").textContent = "Loading…";
-    Promise.all([history(card), plotlyReady]).then(([data]) => plot(card, data), (error) => {
+    const drawing = history(card).then((data) => {
+      sketch(card, data);
+      return firstCharts.then(() => plotlyReady()).then(() => plot(card, data));
+    });
+    drawing.catch((error) => {
+      if (card.dataset.state === "sketched") { card.querySelector(".chart-note").textContent += ` · ${error.message}`; return; }
       card.dataset.state = "failed";
       const box = card.querySelector(".chart");
       box.textContent = "";
@@ -88,10 +112,13 @@
   function redraw() {
     for (const card of cards) {
       if (card.dataset.state === "drawn") history(card).then((data) => plot(card, data));
+      else if (card.dataset.state === "sketched") history(card).then((data) => sketch(card, data));
     }
   }
 
   const eager = Number(section.dataset.eager || 4);
+  // plotly waits until the eager charts are sketched (or failed) and painted
+  const firstCharts = Promise.allSettled(cards.slice(0, eager).map(history)).then(painted);
   const observer = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
     for (const entry of entries) {
       if (entry.isIntersecting) { observer.unobserve(entry.target); draw(entry.target); }
@@ -112,7 +139,7 @@
   // The latest step and time of the metrics whose chart is not drawn yet: one history at a time.
   const rest = cards.slice(eager, eager + 200);
   (async function fillTable() {
-    await Promise.allSettled(cards.slice(0, eager).map(history)); // the charts first
+    await firstCharts; // the charts first
     for (const card of rest) {
       try { await history(card); } catch (error) { /* shown when the chart is drawn */ }
     }
