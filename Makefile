@@ -11,7 +11,7 @@ help:
 	@echo "make demo         run the demo on the embedded store (./.loopml-demo)"
 	@echo "make test         run the whole test suite"
 	@echo "make lint         ruff (lint + format check) and mypy"
-	@echo "make bench        benchmarks (loopml only); make bench-peers adds MLflow, Prefect, BentoML, FastAPI side by side"
+	@echo "make bench        benchmarks (loopml only); make bench-peers adds MLflow, Prefect, BentoML, FastAPI, Evidently side by side"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

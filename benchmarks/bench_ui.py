@@ -9,12 +9,14 @@ Playwright (see README.md):
   experiments_list    /ui/experiments
   runs_table          /ui/experiments/{id}: the 100,000-run table, its first page
   runs_table_sorted   the same sorted by a metric (``--sort-query``)
-  history_run         /ui/runs/{id} of the 1,000,000-point run, until its chart is drawn
+  history_run         /ui/runs/{id} of the 1,000,000-point run, until its chart is on screen (its
+                      first drawing, SVG) and then interactive (plotly)
 
 Per page and repeat: a fresh browser context (empty cache), the cold load, then the warm load
 in a new tab of that context (plotly.min.js and the CSS/JS cached), then the hot one (a third
 tab: V8's code cache too). Measured: first paint, first contentful paint, DOMContentLoaded,
-load, the time to the first byte and to the end of the HTML, the chart drawn (run page), bytes
+load, the time to the first byte and to the end of the HTML, the chart drawn (run page: its
+first drawing and plotly's interactive chart), bytes
 transferred; and the HTML's time over plain HTTP.
 
 Prints one JSON object on stdout (progress on stderr): medians per page and phase, and a

@@ -32,6 +32,7 @@
       const y = opts.logY ? Math.log10(ys[i]) : ys[i];
       if (Number.isFinite(xs[i]) && Number.isFinite(y)) { px.push(xs[i]); py.push(y); }
     }
+    if (!px.length) { box.textContent = "No finite points to draw."; return null; }
     const width = Math.max(box.clientWidth, 200), height = box.clientHeight || 280;
     const svg = element("svg", {class: "chart-preview", viewBox: `0 0 ${width} ${height}`, role: "img",
       "aria-label": `${px.length} points`});
