@@ -17,7 +17,9 @@ The training is a flow (:func:`training_flow`) whose tasks are the stages; later
    version (the server swaps it without a restart), batch-score a file
 8. :func:`loopml.demo_monitoring.watch` - three days of traffic with a shifted last day, the
    drift monitor, its monitoring run, drift.detected event and HTML report
-9. :func:`print_next_steps` - where the data lives, what to try next
+9. :func:`loopml.demo_ui.tour` - the web UI over the demo's store: the pages of :func:`ui_checks`
+   opened and checked
+10. :func:`print_next_steps` - where the data lives, what to try next
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from . import Client
     from .demo_deployment import Deployment
+    from .demo_ui import PageCheck, UiPage
     from .entities import Run
     from .monitoring.monitors import MonitorResult
 
@@ -70,6 +73,7 @@ class DemoResult:
     task_runs: int = 0
     deployment: Deployment | None = None
     monitoring: MonitorResult | None = None
+    ui_pages: tuple[UiPage, ...] = ()
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -127,6 +131,7 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
 
     from .demo_deployment import deploy
     from .demo_monitoring import watch
+    from .demo_ui import tour
 
     console = console if console is not None else Console(highlight=False)
     home = Path(home if home is not None else DEFAULT_HOME).resolve()
@@ -144,6 +149,7 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
             data = load_dataset()
             deployment = deploy(client, ranking[0], published, data, home, console)
             monitoring = watch(f"models:/{published.name}@{CHAMPION}", data, home, console)
+        ui_pages = tour(client, ui_checks(experiment_id, ranking[0], state.flow_run_id), console)
         result = DemoResult(
             home=home,
             tracking_uri=client.tracking_uri,
@@ -156,11 +162,28 @@ def run_demo(home: Path | str | None = None, *, console: Console | None = None) 
             task_runs=len(client.get_task_runs(state.flow_run_id or "")),
             deployment=deployment,
             monitoring=monitoring,
+            ui_pages=ui_pages,
         )
     finally:
         client.close()
     print_next_steps(result, console, elapsed=time.perf_counter() - started)
     return result
+
+
+def ui_checks(experiment_id: str, best: Run, flow_run_id: str | None) -> list[PageCheck]:
+    """The UI pages the demo opens, each with a text it must show."""
+    from .demo_ui import PageCheck
+
+    checks = [
+        PageCheck("experiments", "/ui/experiments", EXPERIMENT_NAME),
+        PageCheck("runs table", f"/ui/experiments/{experiment_id}", best.info.run_name),
+        PageCheck("the best run", f"/ui/runs/{best.info.run_id}", "roc_auc"),
+        PageCheck("registered model", f"/ui/models/{MODEL_NAME}", CHAMPION),
+        PageCheck("drift over time", f"/ui/monitoring/{MODEL_NAME}", "drift"),
+    ]
+    if flow_run_id:
+        checks.append(PageCheck("training flow run", f"/ui/flows/{flow_run_id}", "loopml-demo-training"))
+    return checks
 
 
 def training_flow(client: Client, experiment_id: str, console: Console) -> Any:

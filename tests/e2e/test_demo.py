@@ -229,3 +229,34 @@ def test_demo_monitors_three_days_and_finds_the_shifted_one(demo: Demo) -> None:
     assert "Dataset drift detected" in page
     assert "columns drifted  DRIFT" in demo.output
     assert f"event drift.detected #{monitoring.event_id}" in demo.output
+
+
+def test_demo_opens_the_web_ui_on_its_store(demo: Demo) -> None:
+    pages = demo.result.ui_pages
+    paths = [page.check.path for page in pages]
+    assert paths[:2] == ["/ui/experiments", f"/ui/experiments/{demo.result.experiment_id}"]
+    assert f"/ui/runs/{demo.result.ranking[0].info.run_id}" in paths
+    assert f"/ui/models/{MODEL_NAME}" in paths and f"/ui/monitoring/{MODEL_NAME}" in paths
+    assert f"/ui/flows/{demo.result.flow_run_id}" in paths
+    assert all(page.status == 200 and page.found for page in pages)
+    for path in paths:
+        assert re.search(rf"200 +\d+ ms .* {re.escape(path)}\n", demo.output)
+
+
+def test_the_ui_tour_fails_when_a_page_does_not_show_its_data(loopml_store: Client) -> None:
+    from loopml.demo_ui import PageCheck, tour
+    from loopml.errors import LoopmlError
+
+    loopml_store.create_experiment("tour-check")
+    checks = [
+        PageCheck("experiments", "/ui/experiments", "tour-check"),
+        PageCheck("missing text", "/ui/experiments", "no-such-experiment"),
+        PageCheck("unknown run", "/ui/runs/0123456789abcdef", "anything"),
+    ]
+    out = io.StringIO()
+    with pytest.raises(LoopmlError) as raised:
+        tour(loopml_store, checks, Console(file=out, width=200))
+    message = str(raised.value)
+    assert "/ui/experiments (200, no 'no-such-experiment')" in message
+    assert "/ui/runs/0123456789abcdef (404" in message
+    assert message.count("/ui/experiments") == 1  # the page that showed its text is not named

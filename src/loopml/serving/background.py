@@ -11,19 +11,16 @@ prediction log flushed when the block ends.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..errors import LoopmlError, NotReady
+from ..errors import NotReady
 from .options import ServeOptions
 from .served_model import ServedSpec, parse_spec
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from .scorer import Scorer
 
 __all__ = ["serve_in_thread"]
@@ -44,36 +41,17 @@ def serve_in_thread(
     Port 0 picks a free port. With ``require_ready`` the block starts once every model is
     loaded (NotReady, naming the failure, if that takes longer than ``ready_timeout_s``).
     """
-    import uvicorn
-
+    from ..server.threaded import app_in_thread
     from .app import create_scoring_app
 
     specs = [m if isinstance(m, ServedSpec) else parse_spec(m) for m in models]
     app = create_scoring_app(specs, options)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="loopml-scoring-server", daemon=True)
-    thread.start()
-    try:
-        url = _wait_started(server, thread, ready_timeout_s)
+    with app_in_thread(
+        app, what="scoring server", host=host, port=port, start_timeout_s=ready_timeout_s
+    ) as url:
         if require_ready:
             _wait_ready(app.state.scorer, ready_timeout_s)
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    while not server.started:
-        if not thread.is_alive():
-            raise LoopmlError("the scoring server stopped while starting; see its log above")
-        if time.monotonic() > deadline:
-            raise NotReady(f"the scoring server did not start within {timeout_s:g} s")
-        time.sleep(0.01)
-    socket = server.servers[0].sockets[0]
-    host, port = socket.getsockname()[:2]
-    return f"http://{host}:{port}"
 
 
 def _wait_ready(scorer: Scorer, timeout_s: float) -> None:
