@@ -127,6 +127,7 @@ def serve(
         uvicorn.run(create_scoring_app(specs, options), **common)
         return
     os.environ[CONFIG_ENV] = config_json(specs, options)
+    gc.enable()  # this process only supervises; each worker pauses its own (app_from_env)
     uvicorn.run("loopml.serving.app:app_from_env", factory=True, workers=workers, **common)
 
 
