@@ -194,6 +194,12 @@ def test_charts_are_first_drawn_as_svg_without_waiting_for_plotly(
     assert str(int(SPIKE)) in labels and str(int(DIP)) in labels  # the y axis spans the spike and the dip
     assert page.locator(".js-plotly-plot").count() == 0
     screenshot(page, "run-charts-first-drawing")
+    page.check("input[name=x-axis][value=time]")  # redrawn as SVG with dates on the x axis
+    page.wait_for_function(
+        "[...document.querySelectorAll('.chart-card[data-key=loss] svg.chart-preview text')]"
+        ".some((t) => /^\\d{4}-\\d{2}-\\d{2} /.test(t.textContent))"
+    )
+    assert len((line.get_attribute("points") or "").split()) == 50
 
 
 def test_parent_and_child_link_each_other(ui_server: UiServer, logged: Logged, page: Any) -> None:
