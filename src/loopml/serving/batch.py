@@ -29,8 +29,8 @@ from ..errors import InvalidInput
 
 if TYPE_CHECKING:
     from ..tracking.client import Client
-    from .batch_inputs import ReadSpec
-    from .batch_scorer import ChunkScorer
+    from .batch_inputs import InputFile, ReadSpec
+    from .batch_scorer import ChunkScorer, Tally
     from .served_model import ServedModel
 
 __all__ = ["ENGINES", "BatchResult", "score_batch"]
@@ -108,8 +108,6 @@ def score_batch(
     the model requires (before anything is written), MissingExtra without pyarrow (or
     ``distributed`` for Dask). A failed job leaves no output behind.
     """
-    from .batch_inputs import find_inputs, require_pyarrow
-    from .batch_outputs import check_free
     from .batch_scorer import ChunkScorer, ScoringPlan
 
     started = time.perf_counter()
@@ -117,14 +115,8 @@ def score_batch(
     targets = _targets(output, format, rejects)
     _format, out_url, rejects_url = targets
     options = dict(storage_options or {})
-    require_pyarrow()
-    if engine == "dask":
-        from .batch_dask import require_distributed
-
-        require_distributed()
-    files = find_inputs(input, input_format, options)
-    check_free(out_url, options, overwrite=overwrite, what="output")
-    check_free(rejects_url, options, overwrite=overwrite, what="rejects file")
+    run = _Run(engine, dask_address, progress, overwrite)
+    files = _ready_inputs(input, input_format, targets, options, run)
     served = _load(os.fspath(model_uri), client)
     plan = ScoringPlan(id_column, probabilities, served.name, served.version)
     scorer = ChunkScorer(served.model, plan)
@@ -132,18 +124,7 @@ def score_batch(
         if file.columns is not None:
             scorer.check_columns(file.columns, file.url)
     spec = _read_spec(scorer, chunk_size, options)
-    if engine == "dask":
-        from .batch_dask import score_on_dask
-
-        tally, rejected = score_on_dask(
-            files, scorer, spec, targets, address=dask_address, show_progress=progress, overwrite=overwrite
-        )
-    else:
-        from .batch_local import score_locally
-
-        tally, rejected = score_locally(
-            files, scorer, spec, targets, show_progress=progress, overwrite=overwrite
-        )
+    tally, rejected = _score(files, scorer, spec, targets, run)
     return BatchResult(
         rows_read=tally.rows_read,
         rows_scored=tally.rows_scored,
@@ -167,6 +148,61 @@ def _targets(output: PathOrUrl, format: str | None, rejects: PathOrUrl | None) -
     if rejects_url == out_url:
         raise InvalidInput(f"the rejects file cannot be the output {out_url!r}", rejects=rejects_url)
     return output_format(out_url, format), out_url, rejects_url
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How the job runs: where (``engine``, ``dask_address``), with a progress bar or not, and
+    whether it may replace existing outputs."""
+
+    engine: str
+    dask_address: str | None
+    progress: bool
+    overwrite: bool
+
+
+def _ready_inputs(
+    input: PathOrUrl | Sequence[PathOrUrl],
+    input_format: str | None,
+    targets: tuple[str, str, str],
+    options: dict[str, Any],
+    run: _Run,
+) -> list[InputFile]:
+    """The input files, once the extras the run needs are installed and its outputs are free."""
+    from .batch_inputs import find_inputs, require_pyarrow
+    from .batch_outputs import check_free
+
+    require_pyarrow()
+    if run.engine == "dask":
+        from .batch_dask import require_distributed
+
+        require_distributed()
+    files = find_inputs(input, input_format, options)
+    _format, out_url, rejects_url = targets
+    check_free(out_url, options, overwrite=run.overwrite, what="output")
+    check_free(rejects_url, options, overwrite=run.overwrite, what="rejects file")
+    return files
+
+
+def _score(
+    files: Sequence[InputFile], scorer: ChunkScorer, spec: ReadSpec, targets: tuple[str, str, str], run: _Run
+) -> tuple[Tally, bool]:
+    """Score ``files`` on the run's engine: the rows counted, and whether any was rejected."""
+    if run.engine == "dask":
+        from .batch_dask import score_on_dask
+
+        return score_on_dask(
+            files,
+            scorer,
+            spec,
+            targets,
+            address=run.dask_address,
+            show_progress=run.progress,
+            overwrite=run.overwrite,
+        )
+    from .batch_local import score_locally
+
+    return score_locally(files, scorer, spec, targets, show_progress=run.progress, overwrite=run.overwrite)
 
 
 def _check_options(
